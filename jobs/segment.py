@@ -1,0 +1,68 @@
+"""Segment customers and write the run to Delta tables.
+
+    python jobs/segment.py --config conf/default.yaml --input PATH --lakehouse DIR
+    spark-submit jobs/segment.py <same arguments>
+
+Exit codes: 0 done, 2 bad configuration or arguments, 1 the run failed.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from rfm_spark import ConfigError, load_config, run_segmentation
+from rfm_spark.logs import configure_logging
+from rfm_spark.read import InputError
+from rfm_spark.report import segment_report
+from rfm_spark.session import get_spark
+
+log = logging.getLogger("rfm_spark.jobs.segment")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", action="append", required=True,
+                        help="YAML config; repeat to layer files (later files win key by key)")
+    parser.add_argument("--input", help="input path (sets input.path)")
+    parser.add_argument("--format", choices=["csv", "parquet", "delta"],
+                        help="input format (sets input.format)")
+    parser.add_argument("--lakehouse", help="folder for the Delta tables (output.lakehouse)")
+    parser.add_argument("--database", help="metastore schema or catalog.schema (output.database)")
+    parser.add_argument("--as-of", help="YYYY-MM-DD; default: last transaction date")
+    parser.add_argument("--run-id", help="default: the as-of date and a short config hash")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override any config key by its dotted path; wins over all")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    configure_logging()
+    flags = {"input.path": args.input, "input.format": args.format,
+             "output.lakehouse": args.lakehouse, "output.database": args.database,
+             "metrics.as_of": args.as_of}
+    try:
+        config = load_config(args.config, args.set,
+                             {key: value for key, value in flags.items() if value is not None})
+    except ConfigError as error:
+        log.error("%s", error)
+        return 2
+    if config.output.lakehouse is None and config.output.database is None:
+        log.error("no output: give --lakehouse DIR or --database NAME")
+        return 2
+    spark = get_spark("rfm_spark segment")
+    try:
+        result = run_segmentation(spark, config, run_id=args.run_id)
+    except (InputError, ValueError) as error:
+        log.error("%s", error)
+        return 1
+    print(f"\nrun {result.run_id} (as of {result.as_of}): {result.input_rows:,} rows read, "
+          f"{result.valid_rows:,} used, dropped {result.dropped_by_reason or 'none'}")
+    print(segment_report(result.segments))
+    print(f"tables: {result.written_to.location('rfm_*')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

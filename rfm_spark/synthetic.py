@@ -1,0 +1,103 @@
+"""A synthetic transactions table shaped like H&M's (t_dat, customer_id, article_id, price,
+sales_channel_id), generated on Spark.
+
+Every random draw is a hash of (seed, what it is for, the ids it belongs to), so the output
+depends only on the arguments, never on partitioning or the number of executors.
+Shape, per customer:
+- a heavy-tailed number of rows (log-normal: many customers with 1-5 rows, a few with
+  hundreds or more), scaled so the table has about `rows` rows;
+- an activity window: a start day uniform over the two years and a lifetime drawn from
+  an exponential distribution, so customers start and stop at different times;
+- visits (days) spread over that window, each a basket of one or more rows, all in one
+  sales channel (about 30% channel 1, 70% channel 2);
+- articles drawn with a skew towards popular ones from ~105k ids, each with its own
+  log-normal price (mean about 0.028, right-skewed, capped at 0.59) and small discounts.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+FIRST_DAY = dt.date(2018, 9, 20)
+LAST_DAY = dt.date(2020, 9, 22)
+DAYS = (LAST_DAY - FIRST_DAY).days + 1
+ARTICLES = 105_542
+FULL_SCALE_ROWS = 31_788_324
+FULL_SCALE_CUSTOMERS = 1_371_980
+ROWS_SIGMA = 1.1            # spread of log rows per customer
+MEAN_BASKET = 2.3           # rows per visit
+MEAN_LIFETIME_DAYS = 300
+PRICE_MEAN, PRICE_SIGMA, PRICE_CAP = 0.028, 0.65, 0.59
+ONLINE_SHARE = 0.7          # sales_channel_id 2
+
+
+def _uniform(seed: int, purpose: str, *ids: Column) -> Column:
+    """A uniform draw in [0, 1) from a hash: the same inputs always give the same draw."""
+    bits = F.xxhash64(F.lit(seed), F.lit(purpose), *ids)
+    return (bits.bitwiseAND(F.lit((1 << 53) - 1))).cast("double") / float(1 << 53)
+
+
+def _normal(seed: int, purpose: str, *ids: Column) -> Column:
+    """Box-Muller from two hash draws."""
+    u1 = F.greatest(_uniform(seed, purpose + ":1", *ids), F.lit(1e-12))
+    u2 = _uniform(seed, purpose + ":2", *ids)
+    return F.sqrt(-2 * F.log(u1)) * F.cos(2 * math.pi * u2)
+
+
+def generate_transactions(spark: SparkSession, rows: int, customers: int, seed: int = 42,
+                          partitions: int | None = None) -> DataFrame:
+    """About `rows` H&M-shaped transactions from `customers` customers."""
+    partitions = partitions or max(2, rows // 2_000_000)
+    customer = F.col("customer")
+    people = (
+        spark.range(0, customers, numPartitions=partitions).withColumnRenamed("id", "customer")
+        .withColumn("weight", F.exp(ROWS_SIGMA * _normal(seed, "rows", customer)))
+        .withColumn("start_day", F.floor(_uniform(seed, "start", customer) * DAYS))
+        .withColumn("lifetime", F.floor(-F.log(F.greatest(
+            _uniform(seed, "lifetime", customer), F.lit(1e-12))) * MEAN_LIFETIME_DAYS))
+        .withColumn("end_day", F.least(F.col("start_day") + F.col("lifetime"), F.lit(DAYS - 1)))
+        .withColumn("basket", 1 + F.floor(-F.log(F.greatest(
+            _uniform(seed, "basket", customer), F.lit(1e-12))) * (MEAN_BASKET - 1)))
+    )
+    # One small aggregate scales the weights so the total is close to `rows`.
+    total_weight = people.agg(F.sum("weight")).first()[0]
+    people = people.withColumn(
+        "n_rows", F.greatest(F.lit(1), F.round(F.col("weight") * (rows / total_weight)))
+        .cast("int"))
+
+    visit = F.col("visit")
+    line = F.col("line")
+    visits = (
+        people
+        .withColumn("visits", F.ceil(F.col("n_rows") / F.col("basket")).cast("int"))
+        .withColumn("visit", F.explode(F.sequence(F.lit(0), F.col("visits") - 1)))
+        .withColumn("day", F.col("start_day") + F.floor(
+            _uniform(seed, "day", customer, visit) * (F.col("end_day") - F.col("start_day") + 1)))
+        .withColumn("channel", F.when(_uniform(seed, "channel", customer, visit) < ONLINE_SHARE,
+                                      F.lit(2)).otherwise(F.lit(1)))
+        # The last visit takes what is left, so a customer has exactly n_rows rows.
+        .withColumn("lines", F.least(F.col("basket"),
+                                     F.col("n_rows") - F.col("visit") * F.col("basket")))
+    )
+    article = F.floor(F.pow(_uniform(seed, "article", customer, visit, line), 2) * ARTICLES)
+    price_mu = math.log(PRICE_MEAN) - PRICE_SIGMA ** 2 / 2
+    list_price = F.exp(price_mu + PRICE_SIGMA * _normal(seed, "price", F.col("article")))
+    discount = F.when(_uniform(seed, "discount", customer, visit, line) < 0.2,
+                      0.5 + 0.5 * _uniform(seed, "discount_size", customer, visit, line)
+                      ).otherwise(F.lit(1.0))
+    return (
+        visits
+        .withColumn("line", F.explode(F.sequence(F.lit(0), F.col("lines") - 1)))
+        .withColumn("article", article.cast("long"))
+        .select(
+            F.date_add(F.lit(FIRST_DAY), F.col("day").cast("int")).alias("t_dat"),
+            F.sha2(F.concat_ws(":", F.lit(seed), customer.cast("string")), 256)
+            .alias("customer_id"),
+            (F.lit(1_000_000_000) + F.col("article") * 37).alias("article_id"),
+            F.round(F.least(list_price * discount, F.lit(PRICE_CAP)), 6).alias("price"),
+            F.col("channel").alias("sales_channel_id"),
+        )
+    )
