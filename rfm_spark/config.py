@@ -145,7 +145,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise ConfigError(f"{path}: cannot read config file ({error.strerror})") from error
-    except yaml.YAMLError as error:
+    except (yaml.YAMLError, ValueError) as error:  # ValueError: e.g. a date 2020-02-30
         raise ConfigError(f"{path}: not valid YAML: {error}") from error
     if document is None:
         return {}
@@ -162,6 +162,8 @@ def _parse_override(override: str) -> tuple[str, Any]:
         return key.strip(), yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise ConfigError(f"--set {key}: value is not valid YAML: {error}") from error
+    except ValueError:  # a date-looking value that is no date, e.g. 2020-02-30
+        return key.strip(), text
 
 
 def _nest(dotted: str, value: Any) -> dict[str, Any]:

@@ -23,7 +23,7 @@ def aggregate_customers(flagged: DataFrame, has_order_id: bool) -> DataFrame:
     day = F.concat(F.lit("day:"), F.col("purchase_date").cast("string"))
     purchases = (
         flagged
-        .withColumn("order_key", F.coalesce(F.col("order_id"), day))
+        .withColumn("order_key", F.coalesce(F.col("order_id"), day) if has_order_id else day)
         .groupBy("customer_id", "reject_reason", "purchase_date", "order_key")
         .agg(F.count(F.lit(1)).alias("rows"),
              F.sum(F.when(~F.isnan("amount"), F.col("amount"))).alias("amount"))

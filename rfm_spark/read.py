@@ -67,6 +67,9 @@ def _read_csv(spark: SparkSession, path: str, source: Input) -> DataFrame:
         raise InputError(f"{path}: cannot read CSV input: {error}") from error
     if not header:
         raise InputError(f"{path}: the CSV input is empty")
+    # With pruning, the parser reads only the selected columns and a line with too few or
+    # too many fields goes unnoticed; without it every line is checked against the header.
+    spark.conf.set("spark.sql.csv.parser.columnPruning.enabled", "false")
     schema = T.StructType([T.StructField(name, T.StringType()) for name in header]
                           + [T.StructField(CORRUPT_RECORD, T.StringType())])
     return (spark.read.schema(schema)

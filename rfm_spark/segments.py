@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import Window as W
 from pyspark.sql import functions as F
 
 from rfm_spark import rules
@@ -40,18 +39,19 @@ def segment_summary(customers: DataFrame, codes: DataFrame) -> DataFrame:
         F.avg("frequency").alias("mean_frequency"),
         F.avg("monetary").alias("mean_monetary"),
     )
-    # One row per possible code (at most 9**3): a window over all of them is cheap.
-    all_codes = W.partitionBy()
     customers_count = F.coalesce(F.col("customers"), F.lit(0))
     monetary_total = F.coalesce(F.col("monetary_total"), F.lit(0.0))
+    totals = sizes.agg(F.sum("customers").alias("all_customers"),
+                       F.sum("monetary_total").alias("all_monetary"))
     return (
         codes.join(sizes, "segment_code", "left")
+        .crossJoin(totals)  # one row
         .select(
             "segment_code", "segment", "group",
             customers_count.alias("customers"),
-            F.try_divide(customers_count, F.sum(customers_count).over(all_codes)).alias("share"),
+            F.try_divide(customers_count, F.col("all_customers")).alias("share"),
             monetary_total.alias("monetary_total"),
-            F.try_divide(monetary_total, F.sum(monetary_total).over(all_codes)).alias("monetary_share"),
+            F.try_divide(monetary_total, F.col("all_monetary")).alias("monetary_share"),
             "mean_recency_days", "mean_frequency", "mean_monetary",
         )
     )

@@ -1,0 +1,56 @@
+import datetime as dt
+
+from rfm_spark.clean import flag_rejects
+from rfm_spark.config import Clean
+from rfm_spark.read import TRANSACTION_SCHEMA
+
+D = dt.date
+
+
+def transactions(spark, rows):
+    full = [(*row, *([None] * (7 - len(row))), False) for row in rows]
+    return spark.createDataFrame(full, TRANSACTION_SCHEMA)
+
+
+def reasons(frame):
+    return {row.customer_id or repr(row.customer_id): row.reject_reason for row in frame.collect()}
+
+
+def test_each_reason_and_the_first_one_wins(spark):
+    rows = [
+        ("ok", D(2024, 1, 10), 5.0, "1", 1.0, None, "UK"),
+        (None, None, None),                                   # all three wrong: customer first
+        ("   ", D(2024, 1, 10), 5.0),                          # blank id
+        ("no_date", None, 5.0),
+        ("nan", D(2024, 1, 10), float("nan")),
+        ("future", D(2024, 1, 11), 5.0, "1", 1.0, None, "UK"),
+        ("old", D(2023, 12, 1), 5.0, "1", 1.0, None, "UK"),    # lookback: 40 days
+        ("edge", D(2023, 12, 2), 5.0, "1", 1.0, None, "UK"),   # first day of the lookback
+        ("abroad", D(2024, 1, 10), 5.0, "1", 1.0, None, "FR"),
+        ("no_country", D(2024, 1, 10), 5.0, "1", 1.0, None, None),
+        ("cancel", D(2024, 1, 10), 5.0, "C7", 1.0, None, "UK"),
+        ("return", D(2024, 1, 10), -5.0, "8", -1.0, None, "UK"),
+        ("free", D(2024, 1, 10), 0.0, "9", 1.0, None, "UK"),
+    ]
+    policy = Clean(lookback_days=40, countries=["UK"], cancellations="drop",
+                   drop_non_positive_amounts=True)
+    got = reasons(flag_rejects(transactions(spark, rows), policy, D(2024, 1, 10)))
+    assert got == {
+        "ok": None, "None": "missing_customer_id", "   ": "missing_customer_id",
+        "no_date": "bad_date", "nan": "bad_amount", "future": "after_as_of",
+        "old": "before_lookback", "edge": None, "abroad": "country_excluded",
+        "no_country": "country_excluded", "cancel": "cancelled", "return": "cancelled",
+        "free": "non_positive_amount",
+    }
+
+
+def test_default_policy_keeps_cancellations_and_needs_no_as_of(spark):
+    rows = [("return", D(2024, 1, 10), -5.0, "C8", -1.0), ("later", D(2030, 1, 1), 1.0)]
+    got = reasons(flag_rejects(transactions(spark, rows), Clean(), None))
+    assert got == {"return": None, "later": None}
+
+
+def test_malformed_rows_are_rejected_first(spark):
+    frame = spark.createDataFrame([("c1", D(2024, 1, 1), 1.0, None, None, None, None, True)],
+                                  TRANSACTION_SCHEMA)
+    assert reasons(flag_rejects(frame, Clean(), None)) == {"c1": "malformed_row"}

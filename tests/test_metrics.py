@@ -1,0 +1,65 @@
+import datetime as dt
+
+from chispa import assert_df_equality
+
+from rfm_spark.clean import flag_rejects
+from rfm_spark.config import Clean, Metrics
+from rfm_spark.metrics import aggregate_customers, customer_metrics, reject_counts
+from rfm_spark.read import TRANSACTION_SCHEMA
+
+D = dt.date
+AS_OF = D(2024, 1, 10)
+# c1: order A spans two lines on 01-01, order B and C on 01-05 (two orders, one day).
+# c2: no order id on one line: that line's order is its day.
+ROWS = [
+    ("c1", D(2024, 1, 1), 10.0, "A"), ("c1", D(2024, 1, 1), 5.0, "A"),
+    ("c1", D(2024, 1, 5), 20.0, "B"), ("c1", D(2024, 1, 5), 1.0, "C"),
+    ("c2", D(2024, 1, 10), 8.0, "D"), ("c2", D(2024, 1, 10), 2.0, None),
+    (None, D(2024, 1, 3), 100.0, "E"),
+]
+
+
+def aggregate(spark, has_order_id=True):
+    full = [(*row, None, None, None, False) for row in ROWS]
+    flagged = flag_rejects(spark.createDataFrame(full, TRANSACTION_SCHEMA), Clean(), AS_OF)
+    return aggregate_customers(flagged, has_order_id)
+
+
+def metrics(spark, frequency, monetary, has_order_id=True):
+    return customer_metrics(aggregate(spark, has_order_id), AS_OF,
+                            Metrics(frequency=frequency, monetary=monetary))
+
+
+def expected(spark, c1, c2):
+    return spark.createDataFrame(
+        [("c1", D(2024, 1, 1), D(2024, 1, 5), 5, 9, *c1),
+         ("c2", D(2024, 1, 10), D(2024, 1, 10), 0, 0, *c2)],
+        "customer_id string, first_purchase_date date, last_purchase_date date, "
+        "recency_days int, tenure_days int, frequency long, monetary double")
+
+
+def test_rows_and_sum(spark):
+    assert_df_equality(metrics(spark, "rows", "sum"), expected(spark, (4, 36.0), (2, 10.0)),
+                       ignore_row_order=True, ignore_nullable=True)
+
+
+def test_orders_and_mean_order(spark):
+    assert_df_equality(metrics(spark, "orders", "mean_order"),
+                       expected(spark, (3, 12.0), (2, 5.0)),
+                       ignore_row_order=True, ignore_nullable=True)
+
+
+def test_days(spark):
+    assert_df_equality(metrics(spark, "days", "sum"), expected(spark, (2, 36.0), (1, 10.0)),
+                       ignore_row_order=True, ignore_nullable=True)
+
+
+def test_without_order_ids_an_order_is_a_day(spark):
+    assert_df_equality(metrics(spark, "orders", "mean_order", has_order_id=False),
+                       expected(spark, (2, 18.0), (1, 10.0)),
+                       ignore_row_order=True, ignore_nullable=True)
+
+
+def test_reject_counts_add_up(spark):
+    counts = {r.reject_reason: (r.rows, r.amount) for r in reject_counts(aggregate(spark)).collect()}
+    assert counts == {None: (6, 46.0), "missing_customer_id": (1, 100.0)}

@@ -1,0 +1,155 @@
+"""The golden fixture: ten customers whose every metric, grade and segment is worked out
+by hand below, read from a real CSV file and written to real Delta tables."""
+import datetime as dt
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from conftest import REPO
+from rfm_spark import load_config, run_segmentation
+from rfm_spark.lakehouse import Lakehouse, read_table
+from rfm_spark.pipeline import CUSTOMER_COLUMNS
+
+# t_dat, customer_id, price. As of = last valid date = 2024-01-10.
+GOLDEN_CSV = """t_dat,customer_id,price
+2024-01-10,c01,10
+2024-01-10,c01,5
+2024-01-05,c01,20
+2024-01-10,c02,100
+not-a-date,c02,3
+2024-01-09,c03,7
+2024-01-03,c03,7
+2024-01-01,c03,6
+2024-01-08,c04,50
+2024-01-02,c04,10
+2024-01-08,c05,5
+2024-01-07,c06,30
+2024-01-06,c06,30
+2024-01-05,c07,1
+2024-01-04,c08,200
+2024-01-03,c08,1
+2024-01-02,c08,1
+2024-01-01,c08,1
+2024-01-02,c09,20
+2024-01-01,00010,60
+2024-01-05,,99
+"""
+
+# Quantile rule, N = 10, k = 3: grade = 1 + floor(3 * b / 10), b = customers strictly better.
+# Recency (lower better): 0,0 -> b0; 1 -> b2; 2,2 -> b3 (g1, the tie stays together);
+#   3 -> b5 (g2); 5 -> b6 (g2); 6 -> b7 (g3); 8 -> b8; 9 -> b9.
+# Frequency = days (no order id): 4 -> b0; 3 -> b1; 2,2,2 -> b2 (all g1); 1 x5 -> b5 (g2);
+#   grade 3 stays empty.
+# Monetary = sum: 203 -> b0; 100 -> b1; 60 x3 -> b2 (g1); 35 -> b5 (g2); 20,20 -> b6 (g2);
+#   5 -> b8 (g3); 1 -> b9 (g3).
+EXPECTED = [
+    # id, first, last, recency, tenure, F, M, r, f, m, code, segment, group
+    ("00010", "2024-01-01", "2024-01-01", 9, 9, 1, 60.0, 3, 2, 1, "321", "Leaving occasional", "Leaving"),
+    ("c01", "2024-01-05", "2024-01-10", 0, 5, 2, 35.0, 1, 1, 2, "112", "Frequent", "Active"),
+    ("c02", "2024-01-10", "2024-01-10", 0, 0, 1, 100.0, 1, 2, 1, "121", "Regular big spenders", "Active"),
+    ("c03", "2024-01-01", "2024-01-09", 1, 9, 3, 20.0, 1, 1, 2, "112", "Frequent", "Active"),
+    ("c04", "2024-01-02", "2024-01-08", 2, 8, 2, 60.0, 1, 1, 1, "111", "VIP", "Active"),
+    ("c05", "2024-01-08", "2024-01-08", 2, 2, 1, 5.0, 1, 2, 3, "123", "Regular", "Active"),
+    ("c06", "2024-01-06", "2024-01-07", 3, 4, 2, 60.0, 2, 1, 1, "211", "Sleeping frequent", "Sleeping"),
+    ("c07", "2024-01-05", "2024-01-05", 5, 5, 1, 1.0, 2, 2, 3, "223", "Sleeping occasional", "Sleeping"),
+    ("c08", "2024-01-01", "2024-01-04", 6, 9, 4, 203.0, 3, 1, 1, "311", "Leaving VIP", "Leaving"),
+    ("c09", "2024-01-02", "2024-01-02", 8, 8, 1, 20.0, 3, 2, 2, "322", "Leaving occasional", "Leaving"),
+]
+
+
+@pytest.fixture
+def golden(tmp_path):
+    path = tmp_path / "golden.csv"
+    path.write_text(GOLDEN_CSV)
+    return str(path)
+
+
+def golden_config(lakehouse, *overrides):
+    return load_config([REPO / "conf/default.yaml"],
+                       [f"output.lakehouse={lakehouse}", *overrides])
+
+
+def expected_customers(spark, run_id):
+    d = dt.date.fromisoformat
+    rows = [(run_id, d("2024-01-10"), cid, d(first), d(last), *rest)
+            for cid, first, last, *rest in EXPECTED]
+    schema = ("run_id string, as_of_date date, customer_id string, first_purchase_date date, "
+              "last_purchase_date date, recency_days int, tenure_days int, frequency long, "
+              "monetary double, r_grade int, f_grade int, m_grade int, segment_code string, "
+              "segment string, group string")
+    return spark.createDataFrame(rows, schema)
+
+
+def test_golden_fixture_column_by_column(spark, golden, tmp_path):
+    config = golden_config(tmp_path / "lake")
+    result = run_segmentation(spark, config, golden, run_id="golden")
+
+    assert result.as_of == dt.date(2024, 1, 10)
+    assert (result.input_rows, result.valid_rows) == (21, 19)
+    assert result.dropped_by_reason == {"bad_date": 1, "missing_customer_id": 1}
+    written = read_table(spark, Lakehouse(root=str(tmp_path / "lake")), "rfm_customers")
+    assert tuple(written.columns) == CUSTOMER_COLUMNS
+    assert_df_equality(written, expected_customers(spark, "golden"), ignore_row_order=True,
+                       ignore_nullable=True)
+
+
+def test_golden_thresholds_record_cut_points_and_empty_grades(spark, golden, tmp_path):
+    result = run_segmentation(spark, golden_config(tmp_path / "lake"), golden, run_id="t")
+    rows = {(r.metric, r.grade): r for r in result.thresholds.collect()}
+    assert len(rows) == 9
+    assert rows[("recency", 1)].cut_points == [2.0, 5.0] and rows[("recency", 1)].closed == "right"
+    assert (rows[("recency", 1)].min_value, rows[("recency", 1)].max_value) == (0.0, 2.0)
+    assert [rows[("recency", g)].customers for g in (1, 2, 3)] == [5, 2, 3]
+    assert [rows[("frequency", g)].customers for g in (1, 2, 3)] == [5, 5, 0]
+    assert rows[("frequency", 3)].min_value is None
+    assert rows[("frequency", 1)].cut_points == [1.0]
+    assert [rows[("monetary", g)].customers for g in (1, 2, 3)] == [5, 3, 2]
+    assert rows[("monetary", 2)].cut_points == [5.0, 35.0]
+
+
+def test_golden_segment_summary(spark, golden, tmp_path):
+    result = run_segmentation(spark, golden_config(tmp_path / "lake"), golden, run_id="s")
+    segments = {r.segment_code: r for r in result.segments.collect()}
+    assert len(segments) == 27  # every code, held or not
+    assert segments["112"].customers == 2 and segments["112"].share == pytest.approx(0.2)
+    assert segments["112"].monetary_total == 55.0
+    assert segments["112"].monetary_share == pytest.approx(55.0 / 564.0)
+    assert segments["112"].mean_recency_days == pytest.approx(0.5)
+    assert segments["333"].customers == 0 and segments["333"].mean_monetary is None
+    assert sum(r.customers for r in segments.values()) == 10
+
+
+@pytest.mark.parametrize("frequency, monetary, c01, c08", [
+    ("rows", "sum", (3, 35.0), (4, 203.0)),
+    ("days", "sum", (2, 35.0), (4, 203.0)),
+    ("orders", "mean_order", (2, 17.5), (4, 50.75)),
+])
+def test_frequency_and_monetary_options(spark, golden, tmp_path, frequency, monetary, c01, c08):
+    config = golden_config(tmp_path / "lake", f"metrics.frequency={frequency}",
+                           f"metrics.monetary={monetary}")
+    result = run_segmentation(spark, config, golden, write=False)
+    got = {r.customer_id: (r.frequency, r.monetary) for r in result.customers.collect()}
+    assert got["c01"] == c01 and got["c08"] == c08
+
+
+def test_as_of_and_dataframe_input(spark, golden, tmp_path):
+    """A DataFrame in the source's own columns works like a path; rows after as-of are
+    counted, and recency counts from the given date."""
+    source = spark.read.option("header", True).csv(golden)
+    config = golden_config(tmp_path / "lake", "metrics.as_of=2024-01-08")
+    result = run_segmentation(spark, config, source, write=False)
+    assert result.dropped_by_reason == {"bad_date": 1, "missing_customer_id": 1,
+                                        "after_as_of": 4}
+    c01 = result.customers.where(F.col("customer_id") == "c01").first()
+    assert (c01.recency_days, c01.frequency, c01.monetary) == (3, 1, 20.0)
+    assert result.run_id.startswith("2024-01-08_")
+
+
+def test_no_valid_rows_is_a_clear_error_and_writes_nothing(spark, tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("t_dat,customer_id,price\nnot-a-date,c1,1\n2024-01-01,,2\n")
+    from rfm_spark.read import InputError
+    with pytest.raises(InputError, match="no valid transactions"):
+        run_segmentation(spark, golden_config(tmp_path / "lake"), str(path))
+    assert not (tmp_path / "lake").exists()

@@ -1,0 +1,74 @@
+import datetime as dt
+
+import pytest
+from chispa import assert_df_equality
+
+from rfm_spark.config import Columns, Csv, Input
+from rfm_spark.read import InputError, TRANSACTION_SCHEMA, read_source, to_transactions
+
+
+def read(spark, path, source):
+    return to_transactions(read_source(spark, str(path), source), source.date_format)
+
+
+def test_csv_keeps_ids_as_text_and_flags_what_does_not_parse(spark, tmp_path):
+    (tmp_path / "t.csv").write_text(
+        "day;client;sum;extra\n"
+        "20240105;00042;12.5;x\n"
+        "20240230;00043;1;x\n"        # no such date
+        "20240106;00044;abc;x\n"      # not a number
+        "20240107;00045\n"            # too few fields
+        ";;;\n")
+    source = Input(columns=Columns(customer_id="client", date="day", amount="sum"),
+                   date_format="yyyyMMdd", csv=Csv(delimiter=";"))
+    got = read(spark, tmp_path / "t.csv", source)
+    expected = spark.createDataFrame([
+        ("00042", dt.date(2024, 1, 5), 12.5, None, None, None, None, False),
+        ("00043", None, 1.0, None, None, None, None, False),
+        ("00044", dt.date(2024, 1, 6), None, None, None, None, None, False),
+        ("00045", dt.date(2024, 1, 7), None, None, None, None, None, True),
+        (None, None, None, None, None, None, None, False),
+    ], TRANSACTION_SCHEMA)
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_reordered_header_in_a_second_file_fails_instead_of_shifting(spark, tmp_path):
+    (tmp_path / "a.csv").write_text("t_dat,customer_id,price\n2024-01-01,c1,1\n")
+    (tmp_path / "b.csv").write_text("customer_id,t_dat,price\nc2,2024-01-02,2\n")
+    with pytest.raises(Exception, match="CSV header does not conform to the schema"):
+        read(spark, tmp_path, Input()).collect()
+
+
+def test_missing_mapped_column_names_the_columns(spark, tmp_path):
+    (tmp_path / "t.csv").write_text("t_dat,customer,price\n2024-01-01,c1,1\n")
+    with pytest.raises(InputError, match=r"columns \['customer_id'\] are mapped .* only "
+                                         r"\['t_dat', 'customer', 'price'"):
+        read(spark, tmp_path / "t.csv", Input())
+
+
+def test_empty_csv_is_a_clear_error(spark, tmp_path):
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(InputError, match="empty"):
+        read(spark, tmp_path / "empty.csv", Input())
+
+
+def test_parquet_numeric_ids_timestamps_and_quantity_times_price(spark, tmp_path):
+    frame = spark.createDataFrame(
+        [(17850.0, dt.datetime(2010, 12, 1, 8, 26), 6, 2.55, "536365"),
+         (None, dt.datetime(2010, 12, 1, 9, 0), -1, 4.25, "C536379")],
+        "CustomerID double, InvoiceDate timestamp, Quantity int, UnitPrice double, "
+        "InvoiceNo string")
+    frame.write.parquet(str(tmp_path / "p"))
+    source = Input(format="parquet", columns=Columns(
+        customer_id="CustomerID", date="InvoiceDate", amount=None, quantity="Quantity",
+        unit_price="UnitPrice", order_id="InvoiceNo"))
+    rows = sorted(read(spark, tmp_path / "p", source).collect(), key=lambda r: r.order_id)
+    assert rows[0].customer_id == "17850"  # not "17850.0"
+    assert rows[0].purchase_date == dt.date(2010, 12, 1)
+    assert rows[0].amount == pytest.approx(15.3)
+    assert (rows[1].customer_id, rows[1].quantity, rows[1].amount) == (None, -1.0, -4.25)
+
+
+def test_missing_path_is_a_clear_error(spark, tmp_path):
+    with pytest.raises(InputError, match="cannot read delta input"):
+        read(spark, tmp_path / "nothing", Input(format="delta"))
