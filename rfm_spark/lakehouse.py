@@ -18,6 +18,7 @@ RUN_TABLES = ("rfm_customers", "rfm_segments", "rfm_thresholds")
 RUNS_TABLE = "rfm_runs"
 PARTITIONED_BY_RUN = {"rfm_customers"}
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+_DATABASE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)?")
 
 RUNS_SCHEMA = (
     "run_id string, as_of_date date, status string, started_at timestamp, "
@@ -45,6 +46,8 @@ class Lakehouse:
     def __post_init__(self):
         if (self.root is None) == (self.database is None):
             raise ValueError("give exactly one of a lakehouse folder or a database")
+        if self.database and not _DATABASE.fullmatch(self.database):
+            raise ValueError(f"database {self.database!r}: use `schema` or `catalog.schema`")
 
     def location(self, table: str) -> str:
         return f"{self.database}.{table}" if self.database else f"{self.root.rstrip('/')}/{table}"
@@ -76,6 +79,8 @@ def write_run(lakehouse: Lakehouse, run_id: str, tables: dict[str, DataFrame],
               run_record: dict) -> None:
     """Writes a run's tables, then its succeeded rfm_runs row; marks it failed on error."""
     spark = next(iter(tables.values())).sparkSession
+    if lakehouse.database and not spark.catalog.databaseExists(lakehouse.database):
+        spark.sql(f"CREATE SCHEMA IF NOT EXISTS {lakehouse.database}")  # name checked above
     set_run_status(spark, lakehouse, {**run_record, "status": "running"})
     try:
         for name in RUN_TABLES:

@@ -10,6 +10,39 @@ from pyspark.sql import SparkSession
 
 REPO = Path(__file__).resolve().parents[1]
 
+# t_dat, customer_id, price. As of = last valid date = 2024-01-10.
+GOLDEN_CSV = """t_dat,customer_id,price
+2024-01-10,c01,10
+2024-01-10,c01,5
+2024-01-05,c01,20
+2024-01-10,c02,100
+not-a-date,c02,3
+2024-01-09,c03,7
+2024-01-03,c03,7
+2024-01-01,c03,6
+2024-01-08,c04,50
+2024-01-02,c04,10
+2024-01-08,c05,5
+2024-01-07,c06,30
+2024-01-06,c06,30
+2024-01-05,c07,1
+2024-01-04,c08,200
+2024-01-03,c08,1
+2024-01-02,c08,1
+2024-01-01,c08,1
+2024-01-02,c09,20
+2024-01-01,00010,60
+2024-01-05,,99
+"""
+
+
+@pytest.fixture
+def golden(tmp_path):
+    """The golden fixture as a CSV file; test_pipeline.py works out its results by hand."""
+    path = tmp_path / "golden.csv"
+    path.write_text(GOLDEN_CSV)
+    return str(path)
+
 
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):

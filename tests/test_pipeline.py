@@ -11,31 +11,6 @@ from rfm_spark import load_config, run_segmentation
 from rfm_spark.lakehouse import Lakehouse, read_table
 from rfm_spark.pipeline import CUSTOMER_COLUMNS
 
-# t_dat, customer_id, price. As of = last valid date = 2024-01-10.
-GOLDEN_CSV = """t_dat,customer_id,price
-2024-01-10,c01,10
-2024-01-10,c01,5
-2024-01-05,c01,20
-2024-01-10,c02,100
-not-a-date,c02,3
-2024-01-09,c03,7
-2024-01-03,c03,7
-2024-01-01,c03,6
-2024-01-08,c04,50
-2024-01-02,c04,10
-2024-01-08,c05,5
-2024-01-07,c06,30
-2024-01-06,c06,30
-2024-01-05,c07,1
-2024-01-04,c08,200
-2024-01-03,c08,1
-2024-01-02,c08,1
-2024-01-01,c08,1
-2024-01-02,c09,20
-2024-01-01,00010,60
-2024-01-05,,99
-"""
-
 # Quantile rule, N = 10, k = 3: grade = 1 + floor(3 * b / 10), b = customers strictly better.
 # Recency (lower better): 0,0 -> b0; 1 -> b2; 2,2 -> b3 (g1, the tie stays together);
 #   3 -> b5 (g2); 5 -> b6 (g2); 6 -> b7 (g3); 8 -> b8; 9 -> b9.
@@ -56,13 +31,6 @@ EXPECTED = [
     ("c08", "2024-01-01", "2024-01-04", 6, 9, 4, 203.0, 3, 1, 1, "311", "Leaving VIP", "Leaving"),
     ("c09", "2024-01-02", "2024-01-02", 8, 8, 1, 20.0, 3, 2, 2, "322", "Leaving occasional", "Leaving"),
 ]
-
-
-@pytest.fixture
-def golden(tmp_path):
-    path = tmp_path / "golden.csv"
-    path.write_text(GOLDEN_CSV)
-    return str(path)
 
 
 def golden_config(lakehouse, *overrides):
