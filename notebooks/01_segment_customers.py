@@ -1,0 +1,78 @@
+# Databricks notebook source
+# MAGIC %md
+# MAGIC # Segment customers (RFM)
+# MAGIC Runs the rfm_spark segmentation on a transactions table and shows the segments.
+# MAGIC Set the widgets, then *Run all*. The run is written to Delta tables
+# MAGIC (`rfm_customers`, `rfm_segments`, `rfm_thresholds`, `rfm_runs`).
+# MAGIC
+# MAGIC Outside Databricks the same file runs as a script in local mode; the widgets are
+# MAGIC then read from environment variables `RFM_CONFIG`, `RFM_INPUT`, `RFM_AS_OF`,
+# MAGIC `RFM_LAKEHOUSE` and `RFM_DATABASE`.
+
+# COMMAND ----------
+
+import os
+import sys
+
+# In a Databricks Repo (and locally) the library sits one folder up from this notebook.
+repo_root = os.path.abspath(os.path.join(os.getcwd(), "..")) if os.path.basename(
+    os.getcwd()) == "notebooks" else os.getcwd()
+if repo_root not in sys.path:
+    sys.path.insert(0, repo_root)
+
+WIDGETS = {
+    "config": os.path.join(repo_root, "conf", "default.yaml"),
+    "input": os.path.join(repo_root, "data", "sample", "transactions"),
+    "as_of": "",
+    "lakehouse": os.path.join(repo_root, "data", "lakehouse"),
+    "database": "",
+}
+try:
+    for name, default in WIDGETS.items():
+        dbutils.widgets.text(name, default)  # noqa: F821 (defined on Databricks)
+    params = {name: dbutils.widgets.get(name) for name in WIDGETS}  # noqa: F821
+except NameError:
+    params = {name: os.environ.get(f"RFM_{name.upper()}", default)
+              for name, default in WIDGETS.items()}
+show = globals().get("display") or (lambda frame: frame.show(30, truncate=False))
+params
+
+# COMMAND ----------
+
+from rfm_spark import load_config, run_segmentation
+from rfm_spark.report import segment_report
+from rfm_spark.session import get_spark
+
+settings = {"input.path": params["input"], "metrics.as_of": params["as_of"] or None}
+settings.update({"output.database": params["database"]} if params["database"]
+                else {"output.lakehouse": params["lakehouse"]})
+config = load_config([path.strip() for path in params["config"].split(",")], settings=settings)
+spark = get_spark()
+result = run_segmentation(spark, config)
+
+# COMMAND ----------
+
+# MAGIC %md ## Segments
+
+# COMMAND ----------
+
+print(f"run {result.run_id}, as of {result.as_of}: {result.valid_rows:,} of "
+      f"{result.input_rows:,} rows used; dropped {result.dropped_by_reason or 'none'}")
+print(segment_report(result.segments))
+show(result.segments.orderBy("segment_code"))
+
+# COMMAND ----------
+
+# MAGIC %md ## Grade cut points
+
+# COMMAND ----------
+
+show(result.thresholds.orderBy("metric", "grade"))
+
+# COMMAND ----------
+
+# MAGIC %md ## A sample of customers
+
+# COMMAND ----------
+
+show(result.customers.limit(20))
