@@ -87,6 +87,7 @@ def _quantile_bins(customers: DataFrame, metric: str, grades: int, best: str) ->
                  .withColumn("part", F.spark_partition_id())
                  .cache())
     try:
+        # One row per range partition.
         totals = sorted(histogram.groupBy("part").agg(F.sum("n").alias("n")).collect())
         offsets, running = {}, 0
         for part, count in totals:
@@ -99,7 +100,7 @@ def _quantile_bins(customers: DataFrame, metric: str, grades: int, best: str) ->
         better = below if LOWER_IS_BETTER[metric] else customers_total - below - F.col("n")
         # Exact: both operands are integers far below 2**53.
         quantile_grade = 1 + F.floor(grades * better / customers_total)
-        rows = (histogram
+        rows = (histogram  # one row per grade
                 .select(value, "n", quantile_grade.cast("int").alias("grade"))
                 .groupBy("grade").agg(F.min(value).alias("low"), F.max(value).alias("high"))
                 .collect())

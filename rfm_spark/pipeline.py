@@ -66,7 +66,7 @@ def run_segmentation(spark: SparkSession, config: Config, source: str | DataFram
         flagged = flag_rejects(transactions, config.clean, as_of)
         has_order_id = config.input.columns.order_id is not None
         aggregate = aggregate_customers(flagged, has_order_id).cache()
-        by_reason = {row["reject_reason"]: row["rows"]
+        by_reason = {row["reject_reason"]: row["rows"]  # one row per reason
                      for row in reject_counts(aggregate).collect()}
         valid_rows = by_reason.pop(None, 0)
         input_rows = valid_rows + sum(by_reason.values())

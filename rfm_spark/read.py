@@ -86,23 +86,24 @@ def _role_columns(columns: Columns) -> dict[str, str]:
 
 def to_transactions(source: DataFrame, date_format: str) -> DataFrame:
     """Typed transactions in TRANSACTION_SCHEMA, whatever the source types were."""
-    types = dict(source.dtypes)
-    amount = (_as_double(source, "amount") if "amount" in types
-              else _as_double(source, "quantity") * _as_double(source, "unit_price"))
+    amount = (_as_double("amount") if "amount" in source.columns
+              else _as_double("quantity") * _as_double("unit_price"))
     return source.select(
         _as_text(source, "customer_id").alias("customer_id"),
         _as_date(source, "date", date_format).alias("purchase_date"),
         amount.alias("amount"),
-        _optional(source, "order_id", _as_text, "string").alias("order_id"),
-        _optional(source, "quantity", _as_double, "double").alias("quantity"),
-        _optional(source, "store", _as_text, "string").alias("store"),
-        _optional(source, "country", _as_text, "string").alias("country"),
+        _optional(source, "order_id", "string").alias("order_id"),
+        _optional(source, "quantity", "double").alias("quantity"),
+        _optional(source, "store", "string").alias("store"),
+        _optional(source, "country", "string").alias("country"),
         F.col("malformed"),
     )
 
 
-def _optional(source: DataFrame, role: str, typed, kind: str) -> Column:
-    return typed(source, role) if role in source.columns else F.lit(None).cast(kind)
+def _optional(source: DataFrame, role: str, kind: str) -> Column:
+    if role not in source.columns:
+        return F.lit(None).cast(kind)
+    return _as_text(source, role) if kind == "string" else _as_double(role)
 
 
 def _as_text(source: DataFrame, role: str) -> Column:
@@ -114,7 +115,7 @@ def _as_text(source: DataFrame, role: str) -> Column:
     return column.cast("string")
 
 
-def _as_double(source: DataFrame, role: str) -> Column:
+def _as_double(role: str) -> Column:
     return F.col(role).try_cast("double")
 
 

@@ -1,6 +1,9 @@
 """The one place a SparkSession is obtained."""
 from __future__ import annotations
 
+import os
+import sys
+
 from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
@@ -33,6 +36,8 @@ def get_spark(app_name: str = "rfm_spark", extra_conf: dict[str, str] | None = N
     defaults = dict(_DEFAULTS)
     if conf.get("spark.master").startswith("local"):
         defaults.update(_LOCAL_DEFAULTS)
+        # Local Python workers must run this interpreter (the venv), not `python3` on PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     for key, value in {**defaults, **(extra_conf or {})}.items():
         conf.setIfMissing(key, value)
     return SparkSession.builder.config(conf=conf).getOrCreate()

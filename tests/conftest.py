@@ -1,7 +1,8 @@
 """One local Spark session with Delta for the whole test run."""
 from __future__ import annotations
 
-import datetime as dt
+import os
+import sys
 import textwrap
 from pathlib import Path
 
@@ -46,6 +47,7 @@ def golden(tmp_path):
 
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers run the venv's Python
     session = (
         SparkSession.builder.master("local[2]")
         .appName("rfm_spark tests")
@@ -62,10 +64,6 @@ def spark(tmp_path_factory):
     )
     yield session
     session.stop()
-
-
-def d(text: str) -> dt.date:
-    return dt.date.fromisoformat(text)
 
 
 def write_yaml(path: Path, text: str) -> Path:
