@@ -45,7 +45,7 @@ def _reject_conditions(transactions: DataFrame, policy: Clean, as_of: dt.date | 
         "malformed_row": F.col("malformed"),
         "missing_customer_id": customer_is_blank,
         "bad_date": date.isNull(),
-        "bad_amount": amount.isNull() | F.isnan(amount),
+        "bad_amount": amount.isNull(),
     }
     if as_of is not None:
         conditions["after_as_of"] = date > F.lit(as_of)

@@ -13,6 +13,7 @@ partitioned by value range, so no task ever holds all customers.
 from __future__ import annotations
 
 import dataclasses
+from decimal import Decimal
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import Window as W
@@ -34,12 +35,12 @@ class Bins:
     method: str
     grade_count: int
     grades: tuple[int, ...]
-    uppers: tuple[float | None, ...]
+    uppers: tuple[int | Decimal | None, ...]  # exact, so v <= upper compares exactly
     closed: str
 
     @property
     def cut_points(self) -> list[float]:
-        return [upper for upper in self.uppers if upper is not None]
+        return [float(upper) for upper in self.uppers if upper is not None]
 
     def grade_of(self, value: Column) -> Column:
         below = (lambda upper: value <= upper) if self.closed == "right" else (
@@ -67,8 +68,9 @@ def _bins(customers: DataFrame, metric: str, spec: MetricGrading, best: str) -> 
     if spec.method == "thresholds":
         positions = range(spec.grades)
         grades = [_grade_number(i, spec.grades, LOWER_IS_BETTER[metric], best) for i in positions]
-        return Bins(metric, "thresholds", spec.grades, tuple(grades), tuple(spec.cuts) + (None,),
-                    spec.closed)
+        # Decimal of the text of the number: the cut 0.1 is 0.1, not the nearest double.
+        cuts = tuple(Decimal(repr(cut)) for cut in spec.cuts)
+        return Bins(metric, "thresholds", spec.grades, tuple(grades), cuts + (None,), spec.closed)
     return _quantile_bins(customers, metric, spec.grades, best)
 
 
@@ -109,7 +111,7 @@ def _quantile_bins(customers: DataFrame, metric: str, grades: int, best: str) ->
     ascending = sorted(rows, key=lambda row: row["low"])
     grade_numbers = tuple(row["grade"] if best == "lowest" else grades + 1 - row["grade"]
                           for row in ascending)
-    uppers = tuple(float(row["high"]) for row in ascending[:-1]) + (None,)
+    uppers = tuple(row["high"] for row in ascending[:-1]) + (None,)
     return Bins(metric, "quantile", grades, grade_numbers, uppers, "right")
 
 
@@ -125,7 +127,7 @@ def thresholds_table(graded: DataFrame, bins: dict[str, Bins]) -> DataFrame:
                      F.count(F.lit(1)).alias("customers")))
     spark = graded.sparkSession
     recorded = spark.createDataFrame(
-        [(b.metric, b.method, grade, b.closed, [float(c) for c in b.cut_points])
+        [(b.metric, b.method, grade, b.closed, b.cut_points)
          for b in bins.values() for grade in range(1, b.grade_count + 1)],
         "metric string, method string, grade int, closed string, cut_points array<double>")
     return (recorded.join(observed, ["metric", "grade"], "left")

@@ -11,9 +11,11 @@ import datetime as dt
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from rfm_spark.config import Metrics
 
+MONETARY = T.DecimalType(38, 8)
 CUSTOMER_METRICS = ("customer_id", "first_purchase_date", "last_purchase_date", "recency_days",
                     "tenure_days", "frequency", "monetary")
 
@@ -26,7 +28,7 @@ def aggregate_customers(flagged: DataFrame, has_order_id: bool) -> DataFrame:
         .withColumn("order_key", F.coalesce(F.col("order_id"), day) if has_order_id else day)
         .groupBy("customer_id", "reject_reason", "purchase_date", "order_key")
         .agg(F.count(F.lit(1)).alias("rows"),
-             F.sum(F.when(~F.isnan("amount"), F.col("amount"))).alias("amount"))
+             F.sum("amount").alias("amount"))
     )
     # Without order ids each purchase row is one customer-day, so no distinct count is needed.
     orders = F.count_distinct("order_key") if has_order_id else F.count(F.lit(1))
@@ -53,6 +55,7 @@ def customer_metrics(aggregate: DataFrame, as_of: dt.date, options: Metrics) -> 
     """One row per customer with the used rows' metrics, in CUSTOMER_METRICS order."""
     frequency = {"rows": F.col("rows"), "orders": F.col("orders"), "days": F.col("days")}
     monetary = {"sum": F.col("amount"), "mean_order": F.col("amount") / F.col("orders")}
+    # DECIMAL(38, 8): exact sums; a mean is rounded half up to 8 decimals.
     as_of_date = F.lit(as_of)
     return (
         aggregate
@@ -64,6 +67,6 @@ def customer_metrics(aggregate: DataFrame, as_of: dt.date, options: Metrics) -> 
             F.datediff(as_of_date, "last_purchase_date").alias("recency_days"),
             F.datediff(as_of_date, "first_purchase_date").alias("tenure_days"),
             frequency[options.frequency].cast("long").alias("frequency"),
-            monetary[options.monetary].cast("double").alias("monetary"),
+            monetary[options.monetary].cast(MONETARY).alias("monetary"),
         )
     )

@@ -6,6 +6,7 @@ from pyspark.sql import functions as F
 
 from rfm_spark import rules
 from rfm_spark.config import SegmentRule
+from rfm_spark.metrics import MONETARY
 
 
 def assign_segments(graded: DataFrame, segment_rules: tuple[SegmentRule, ...],
@@ -40,7 +41,7 @@ def segment_summary(customers: DataFrame, codes: DataFrame) -> DataFrame:
         F.avg("monetary").alias("mean_monetary"),
     )
     customers_count = F.coalesce(F.col("customers"), F.lit(0))
-    monetary_total = F.coalesce(F.col("monetary_total"), F.lit(0.0))
+    monetary_total = F.coalesce(F.col("monetary_total"), F.lit(0).cast(MONETARY))
     totals = sizes.agg(F.sum("customers").alias("all_customers"),
                        F.sum("monetary_total").alias("all_monetary"))
     return (
@@ -51,7 +52,9 @@ def segment_summary(customers: DataFrame, codes: DataFrame) -> DataFrame:
             customers_count.alias("customers"),
             F.try_divide(customers_count, F.col("all_customers")).alias("share"),
             monetary_total.alias("monetary_total"),
-            F.try_divide(monetary_total, F.col("all_monetary")).alias("monetary_share"),
-            "mean_recency_days", "mean_frequency", "mean_monetary",
+            F.try_divide(monetary_total.cast("double"), F.col("all_monetary").cast("double"))
+            .alias("monetary_share"),
+            "mean_recency_days", "mean_frequency",
+            F.col("mean_monetary").cast(MONETARY).alias("mean_monetary"),
         )
     )

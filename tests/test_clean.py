@@ -1,4 +1,5 @@
 import datetime as dt
+from decimal import Decimal
 
 from rfm_spark.clean import flag_rejects
 from rfm_spark.config import Clean
@@ -8,8 +9,10 @@ D = dt.date
 
 
 def transactions(spark, rows):
+    """Rows of (customer, date, amount, order, quantity, store, country), padded with NULLs."""
     full = [(*row, *([None] * (7 - len(row))), False) for row in rows]
-    return spark.createDataFrame(full, TRANSACTION_SCHEMA)
+    money = [(c, d, None if a is None else Decimal(str(a)), *rest) for c, d, a, *rest in full]
+    return spark.createDataFrame(money, TRANSACTION_SCHEMA)
 
 
 def reasons(frame):
@@ -22,7 +25,7 @@ def test_each_reason_and_the_first_one_wins(spark):
         (None, None, None),                                   # all three wrong: customer first
         ("   ", D(2024, 1, 10), 5.0),                          # blank id
         ("no_date", None, 5.0),
-        ("nan", D(2024, 1, 10), float("nan")),
+        ("no_amount", D(2024, 1, 10), None),
         ("future", D(2024, 1, 11), 5.0, "1", 1.0, None, "UK"),
         ("old", D(2023, 12, 1), 5.0, "1", 1.0, None, "UK"),    # lookback: 40 days
         ("edge", D(2023, 12, 2), 5.0, "1", 1.0, None, "UK"),   # first day of the lookback
@@ -37,7 +40,7 @@ def test_each_reason_and_the_first_one_wins(spark):
     got = reasons(flag_rejects(transactions(spark, rows), policy, D(2024, 1, 10)))
     assert got == {
         "ok": None, "None": "missing_customer_id", "   ": "missing_customer_id",
-        "no_date": "bad_date", "nan": "bad_amount", "future": "after_as_of",
+        "no_date": "bad_date", "no_amount": "bad_amount", "future": "after_as_of",
         "old": "before_lookback", "edge": None, "abroad": "country_excluded",
         "no_country": "country_excluded", "cancel": "cancelled", "return": "cancelled",
         "free": "non_positive_amount",
@@ -51,6 +54,6 @@ def test_default_policy_keeps_cancellations_and_needs_no_as_of(spark):
 
 
 def test_malformed_rows_are_rejected_first(spark):
-    frame = spark.createDataFrame([("c1", D(2024, 1, 1), 1.0, None, None, None, None, True)],
-                                  TRANSACTION_SCHEMA)
+    frame = spark.createDataFrame(
+        [("c1", D(2024, 1, 1), Decimal(1), None, None, None, None, True)], TRANSACTION_SCHEMA)
     assert reasons(flag_rejects(frame, Clean(), None)) == {"c1": "malformed_row"}

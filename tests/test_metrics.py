@@ -1,4 +1,5 @@
 import datetime as dt
+from decimal import Decimal
 
 from chispa import assert_df_equality
 
@@ -20,7 +21,7 @@ ROWS = [
 
 
 def aggregate(spark, has_order_id=True):
-    full = [(*row, None, None, None, False) for row in ROWS]
+    full = [(c, d, Decimal(str(a)), o, None, None, None, False) for c, d, a, o in ROWS]
     flagged = flag_rejects(spark.createDataFrame(full, TRANSACTION_SCHEMA), Clean(), AS_OF)
     return aggregate_customers(flagged, has_order_id)
 
@@ -35,31 +36,33 @@ def expected(spark, c1, c2):
         [("c1", D(2024, 1, 1), D(2024, 1, 5), 5, 9, *c1),
          ("c2", D(2024, 1, 10), D(2024, 1, 10), 0, 0, *c2)],
         "customer_id string, first_purchase_date date, last_purchase_date date, "
-        "recency_days int, tenure_days int, frequency long, monetary double")
+        "recency_days int, tenure_days int, frequency long, monetary decimal(38,8)")
 
 
 def test_rows_and_sum(spark):
-    assert_df_equality(metrics(spark, "rows", "sum"), expected(spark, (4, 36.0), (2, 10.0)),
+    assert_df_equality(metrics(spark, "rows", "sum"),
+                       expected(spark, (4, Decimal(36)), (2, Decimal(10))),
                        ignore_row_order=True, ignore_nullable=True)
 
 
 def test_orders_and_mean_order(spark):
     assert_df_equality(metrics(spark, "orders", "mean_order"),
-                       expected(spark, (3, 12.0), (2, 5.0)),
+                       expected(spark, (3, Decimal(12)), (2, Decimal(5))),
                        ignore_row_order=True, ignore_nullable=True)
 
 
 def test_days(spark):
-    assert_df_equality(metrics(spark, "days", "sum"), expected(spark, (2, 36.0), (1, 10.0)),
+    assert_df_equality(metrics(spark, "days", "sum"),
+                       expected(spark, (2, Decimal(36)), (1, Decimal(10))),
                        ignore_row_order=True, ignore_nullable=True)
 
 
 def test_without_order_ids_an_order_is_a_day(spark):
     assert_df_equality(metrics(spark, "orders", "mean_order", has_order_id=False),
-                       expected(spark, (2, 18.0), (1, 10.0)),
+                       expected(spark, (2, Decimal(18)), (1, Decimal(10))),
                        ignore_row_order=True, ignore_nullable=True)
 
 
 def test_reject_counts_add_up(spark):
     counts = {r.reject_reason: (r.rows, r.amount) for r in reject_counts(aggregate(spark)).collect()}
-    assert counts == {None: (6, 46.0), "missing_customer_id": (1, 100.0)}
+    assert counts == {None: (6, Decimal(46)), "missing_customer_id": (1, Decimal(100))}

@@ -1,6 +1,7 @@
 """The golden fixture: ten customers whose every metric, grade and segment is worked out
 by hand below, read from a real CSV file and written to real Delta tables."""
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from chispa import assert_df_equality
@@ -20,16 +21,16 @@ from rfm_spark.pipeline import CUSTOMER_COLUMNS
 #   5 -> b8 (g3); 1 -> b9 (g3).
 EXPECTED = [
     # id, first, last, recency, tenure, F, M, r, f, m, code, segment, group
-    ("00010", "2024-01-01", "2024-01-01", 9, 9, 1, 60.0, 3, 2, 1, "321", "Leaving occasional", "Leaving"),
-    ("c01", "2024-01-05", "2024-01-10", 0, 5, 2, 35.0, 1, 1, 2, "112", "Frequent", "Active"),
-    ("c02", "2024-01-10", "2024-01-10", 0, 0, 1, 100.0, 1, 2, 1, "121", "Regular big spenders", "Active"),
-    ("c03", "2024-01-01", "2024-01-09", 1, 9, 3, 20.0, 1, 1, 2, "112", "Frequent", "Active"),
-    ("c04", "2024-01-02", "2024-01-08", 2, 8, 2, 60.0, 1, 1, 1, "111", "VIP", "Active"),
-    ("c05", "2024-01-08", "2024-01-08", 2, 2, 1, 5.0, 1, 2, 3, "123", "Regular", "Active"),
-    ("c06", "2024-01-06", "2024-01-07", 3, 4, 2, 60.0, 2, 1, 1, "211", "Sleeping frequent", "Sleeping"),
-    ("c07", "2024-01-05", "2024-01-05", 5, 5, 1, 1.0, 2, 2, 3, "223", "Sleeping occasional", "Sleeping"),
-    ("c08", "2024-01-01", "2024-01-04", 6, 9, 4, 203.0, 3, 1, 1, "311", "Leaving VIP", "Leaving"),
-    ("c09", "2024-01-02", "2024-01-02", 8, 8, 1, 20.0, 3, 2, 2, "322", "Leaving occasional", "Leaving"),
+    ("00010", "2024-01-01", "2024-01-01", 9, 9, 1, Decimal(60), 3, 2, 1, "321", "Leaving occasional", "Leaving"),
+    ("c01", "2024-01-05", "2024-01-10", 0, 5, 2, Decimal(35), 1, 1, 2, "112", "Frequent", "Active"),
+    ("c02", "2024-01-10", "2024-01-10", 0, 0, 1, Decimal(100), 1, 2, 1, "121", "Regular big spenders", "Active"),
+    ("c03", "2024-01-01", "2024-01-09", 1, 9, 3, Decimal(20), 1, 1, 2, "112", "Frequent", "Active"),
+    ("c04", "2024-01-02", "2024-01-08", 2, 8, 2, Decimal(60), 1, 1, 1, "111", "VIP", "Active"),
+    ("c05", "2024-01-08", "2024-01-08", 2, 2, 1, Decimal(5), 1, 2, 3, "123", "Regular", "Active"),
+    ("c06", "2024-01-06", "2024-01-07", 3, 4, 2, Decimal(60), 2, 1, 1, "211", "Sleeping frequent", "Sleeping"),
+    ("c07", "2024-01-05", "2024-01-05", 5, 5, 1, Decimal(1), 2, 2, 3, "223", "Sleeping occasional", "Sleeping"),
+    ("c08", "2024-01-01", "2024-01-04", 6, 9, 4, Decimal(203), 3, 1, 1, "311", "Leaving VIP", "Leaving"),
+    ("c09", "2024-01-02", "2024-01-02", 8, 8, 1, Decimal(20), 3, 2, 2, "322", "Leaving occasional", "Leaving"),
 ]
 
 
@@ -44,7 +45,7 @@ def expected_customers(spark, run_id):
             for cid, first, last, *rest in EXPECTED]
     schema = ("run_id string, as_of_date date, customer_id string, first_purchase_date date, "
               "last_purchase_date date, recency_days int, tenure_days int, frequency long, "
-              "monetary double, r_grade int, f_grade int, m_grade int, segment_code string, "
+              "monetary decimal(38,8), r_grade int, f_grade int, m_grade int, segment_code string, "
               "segment string, group string")
     return spark.createDataFrame(rows, schema)
 
@@ -81,17 +82,17 @@ def test_golden_segment_summary(spark, golden, tmp_path):
     segments = {r.segment_code: r for r in result.segments.collect()}
     assert len(segments) == 27  # every code, held or not
     assert segments["112"].customers == 2 and segments["112"].share == pytest.approx(0.2)
-    assert segments["112"].monetary_total == 55.0
-    assert segments["112"].monetary_share == pytest.approx(55.0 / 564.0)
+    assert segments["112"].monetary_total == Decimal(55)
+    assert segments["112"].monetary_share == pytest.approx(55 / 564)
     assert segments["112"].mean_recency_days == pytest.approx(0.5)
     assert segments["333"].customers == 0 and segments["333"].mean_monetary is None
     assert sum(r.customers for r in segments.values()) == 10
 
 
 @pytest.mark.parametrize("frequency, monetary, c01, c08", [
-    ("rows", "sum", (3, 35.0), (4, 203.0)),
-    ("days", "sum", (2, 35.0), (4, 203.0)),
-    ("orders", "mean_order", (2, 17.5), (4, 50.75)),
+    ("rows", "sum", (3, Decimal(35)), (4, Decimal(203))),
+    ("days", "sum", (2, Decimal(35)), (4, Decimal(203))),
+    ("orders", "mean_order", (2, Decimal("17.5")), (4, Decimal("50.75"))),
 ])
 def test_frequency_and_monetary_options(spark, golden, tmp_path, frequency, monetary, c01, c08):
     config = golden_config(tmp_path / "lake", f"metrics.frequency={frequency}",
@@ -110,7 +111,7 @@ def test_as_of_and_dataframe_input(spark, golden, tmp_path):
     assert result.dropped_by_reason == {"bad_date": 1, "missing_customer_id": 1,
                                         "after_as_of": 4}
     c01 = result.customers.where(F.col("customer_id") == "c01").first()
-    assert (c01.recency_days, c01.frequency, c01.monetary) == (3, 1, 20.0)
+    assert (c01.recency_days, c01.frequency, c01.monetary) == (3, 1, Decimal(20))
     assert result.run_id.startswith("2024-01-08_")
 
 

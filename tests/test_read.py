@@ -1,4 +1,5 @@
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from chispa import assert_df_equality
@@ -23,8 +24,8 @@ def test_csv_keeps_ids_as_text_and_flags_what_does_not_parse(spark, tmp_path):
                    date_format="yyyyMMdd", csv=Csv(delimiter=";"))
     got = read(spark, tmp_path / "t.csv", source)
     expected = spark.createDataFrame([
-        ("00042", dt.date(2024, 1, 5), 12.5, None, None, None, None, False),
-        ("00043", None, 1.0, None, None, None, None, False),
+        ("00042", dt.date(2024, 1, 5), Decimal("12.5"), None, None, None, None, False),
+        ("00043", None, Decimal(1), None, None, None, None, False),
         ("00044", dt.date(2024, 1, 6), None, None, None, None, None, False),
         ("00045", dt.date(2024, 1, 7), None, None, None, None, None, True),
         (None, None, None, None, None, None, None, False),
@@ -65,8 +66,9 @@ def test_parquet_numeric_ids_timestamps_and_quantity_times_price(spark, tmp_path
     rows = sorted(read(spark, tmp_path / "p", source).collect(), key=lambda r: r.order_id)
     assert rows[0].customer_id == "17850"  # not "17850.0"
     assert rows[0].purchase_date == dt.date(2010, 12, 1)
-    assert rows[0].amount == pytest.approx(15.3)
-    assert (rows[1].customer_id, rows[1].quantity, rows[1].amount) == (None, -1.0, -4.25)
+    assert rows[0].amount == Decimal("15.3")  # exact: 6 x 2.55, not 15.299999999999999
+    assert (rows[1].customer_id, rows[1].quantity, rows[1].amount) == (None, -1.0,
+                                                                       Decimal("-4.25"))
 
 
 def test_missing_path_is_a_clear_error(spark, tmp_path):
