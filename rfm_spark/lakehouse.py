@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import re
+import time
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+log = logging.getLogger(__name__)
+
 RUN_TABLES = ("rfm_customers", "rfm_segments", "rfm_thresholds")
 RUNS_TABLE = "rfm_runs"
-PARTITIONED_BY_RUN = {"rfm_customers"}
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 _DATABASE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)?")
 
@@ -67,8 +70,9 @@ class Lakehouse:
         """Replace one run's rows of a table in a single atomic Delta commit."""
         writer = (frame.write.format("delta").mode("overwrite")
                   .option("replaceWhere", f"run_id = '{check_run_id(run_id)}'"))
-        if table in PARTITIONED_BY_RUN:
-            writer = writer.partitionBy("run_id")
+        # Partitioned by run: replacing a run only swaps its own files, and runs with
+        # different ids can be written at the same time without conflicting.
+        writer = writer.partitionBy("run_id")
         if self.database:
             writer.saveAsTable(self.location(table))
         else:
@@ -84,7 +88,9 @@ def write_run(lakehouse: Lakehouse, run_id: str, tables: dict[str, DataFrame],
     set_run_status(spark, lakehouse, {**run_record, "status": "running"})
     try:
         for name in RUN_TABLES:
+            started = time.perf_counter()
             lakehouse.replace_run(tables[name], name, run_id)
+            log.info("wrote %s in %.1f s", lakehouse.location(name), time.perf_counter() - started)
     except Exception as error:
         set_run_status(spark, lakehouse, {**run_record, "status": "failed",
                                           "error": f"{type(error).__name__}: {error}"[:4000]})
