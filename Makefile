@@ -5,7 +5,9 @@ PY := $(VENV)/bin/python
 SAMPLE := data/sample/transactions
 LAKEHOUSE := data/lakehouse
 
-.PHONY: setup run test clean
+SCALE ?= 1
+
+.PHONY: setup run test bench clean
 
 # venv + pinned packages + Delta jars; seconds when already done.
 setup: $(VENV)/.installed $(VENV)/.spark-ready
@@ -28,6 +30,15 @@ run: setup $(SAMPLE)/_SUCCESS
 
 test: setup
 	$(PY) -m pytest
+
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	touch $@
+
+# The job against DuckDB, Polars and pandas on the same generated files; writes
+# docs/benchmarks.md. SCALE=1 is H&M's 31.8M rows; also SCALE=0.1 and SCALE=10.
+bench: setup $(VENV)/.bench-installed
+	$(PY) bench/run.py --scale $(SCALE)
 
 clean:
 	rm -rf $(VENV) data spark-warehouse metastore_db derby.log .pytest_cache

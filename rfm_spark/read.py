@@ -91,8 +91,11 @@ def _role_columns(columns: Columns) -> dict[str, str]:
 
 def to_transactions(source: DataFrame, date_format: str) -> DataFrame:
     """Typed transactions in TRANSACTION_SCHEMA, whatever the source types were."""
-    amount = (_as_amount(F.col("amount")) if "amount" in source.columns
-              else _as_amount(_as_amount(F.col("quantity")) * _as_amount(F.col("unit_price"))))
+    if "amount" in source.columns:
+        amount = _as_amount(source, "amount")
+    else:
+        amount = (_as_amount(source, "quantity") * _as_amount(source, "unit_price")
+                  ).try_cast(AMOUNT)
     return source.select(
         _as_text(source, "customer_id").alias("customer_id"),
         _as_date(source, "date", date_format).alias("purchase_date"),
@@ -120,9 +123,13 @@ def _as_text(source: DataFrame, role: str) -> Column:
     return column.cast("string")
 
 
-def _as_amount(value: Column) -> Column:
-    # A double goes through text so 2.55 stays 2.55 and does not become 2.54999999.
-    return value.cast("string").try_cast(AMOUNT)
+def _as_amount(source: DataFrame, role: str) -> Column:
+    # A double becomes the decimal of its shortest text (2.55 stays 2.55); a 32-bit float
+    # goes through text explicitly, or it would widen to 2.5499999523.
+    column = F.col(role)
+    if dict(source.dtypes)[role] == "float":
+        column = column.cast("string")
+    return column.try_cast(AMOUNT)
 
 
 def _as_date(source: DataFrame, role: str, date_format: str) -> Column:

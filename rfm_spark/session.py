@@ -18,8 +18,9 @@ _DEFAULTS = {
     # Delta reads its log with this many partitions; the default 50 is slow on small tables.
     "spark.databricks.delta.snapshotPartitions": "4",
 }
-# In local mode there are only a few cores: 200 shuffle partitions is mostly overhead.
-_LOCAL_DEFAULTS = {"spark.sql.shuffle.partitions": "16"}
+# In local mode there are only a few cores: 200 shuffle partitions is mostly overhead,
+# and Spark's 1g driver (the only executor) spends its time in garbage collection.
+_LOCAL_DEFAULTS = {"spark.sql.shuffle.partitions": "16", "spark.driver.memory": "3g"}
 
 
 def get_spark(app_name: str = "rfm_spark", extra_conf: dict[str, str] | None = None

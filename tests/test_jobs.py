@@ -1,4 +1,5 @@
 """The command-line jobs end to end on generated data, reading back every Delta table."""
+import json
 import os
 import subprocess
 import sys
@@ -49,20 +50,39 @@ def test_segment_cli_writes_all_tables(spark, generated_csv, tmp_path, capsys):
         "customers").first()[0] == run.customers
 
 
-def test_spark_submit_form_with_parquet_input(spark, generated_csv, tmp_path):
+def test_spark_submit_form_and_no_task_holds_all_customers(spark, generated_csv, tmp_path):
+    """Runs the job as `spark-submit` would on a cluster and reads Spark's event log: no
+    task may read (from a shuffle) as many records as there are customers, which is what
+    a global sort or an unpartitioned window would do."""
     parquet = str(tmp_path / "parquet")
     spark.read.option("header", True).csv(generated_csv).write.parquet(parquet)
-    lake = tmp_path / "lake"
+    lake, events = tmp_path / "lake", tmp_path / "events"
+    events.mkdir()
     done = subprocess.run(
-        [str(SPARK_SUBMIT), "jobs/segment.py", "--config", "conf/default.yaml",
+        [str(SPARK_SUBMIT), "--conf", "spark.eventLog.enabled=true",
+         "--conf", "spark.eventLog.compress=false",
+         "--conf", f"spark.eventLog.dir={events}", "--conf", "spark.sql.shuffle.partitions=8",
+         # AQE would rightly merge partitions this small into one task: keep all 8.
+         "--conf", "spark.sql.adaptive.coalescePartitions.enabled=false",
+         "jobs/segment.py", "--config", "conf/default.yaml",
          "--input", parquet, "--format", "parquet", "--lakehouse", str(lake)],
         cwd=REPO, capture_output=True, text=True, timeout=600,
         env={k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK_"))})
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Leaving" in done.stdout
     tables = read_back(spark, lake)
-    assert tables["rfm_runs"].first().input_format == "parquet"
-    assert tables["rfm_customers"].count() == tables["rfm_runs"].first().customers
+    run = tables["rfm_runs"].first()
+    assert run.input_format == "parquet"
+    assert tables["rfm_customers"].count() == run.customers
+
+    lines = [line for path in events.rglob("events_*") if path.is_file()
+             for line in path.read_text().splitlines()]
+    task_ends = [event for event in map(json.loads, lines)
+                 if event["Event"] == "SparkListenerTaskEnd"]
+    shuffle_reads = [e["Task Metrics"]["Shuffle Read Metrics"]["Total Records Read"]
+                     for e in task_ends if e.get("Task Metrics")]
+    assert len(shuffle_reads) > 50 and max(shuffle_reads) > 0
+    assert max(shuffle_reads) < run.customers / 3, (max(shuffle_reads), run.customers)
 
 
 def test_config_errors_stop_before_spark_starts(tmp_path):
