@@ -164,7 +164,8 @@ def render(results: dict) -> str:
              "tables; the peers (`bench/peers.py`) compute the same metrics and quartile",
              "grades and write one Parquet file.", ""]
     for scale, result in sorted(results.items(), key=lambda item: float(item[0])):
-        lines += [f"## Scale {scale}: {result['rows']:,} rows, {result['customers']:,} customers",
+        lines += [f"## Scale {scale}: about {result['rows']:,} rows, "
+                  f"{result['customers']:,} customers",
                   "", f"Measured {result['date']} on {result['machine']['cpu']}, "
                   f"{result['machine']['cores']} cores, {result['machine']['memory_gib']} GiB; "
                   + ", ".join(f"{k} {v}" for k, v in result["versions"].items()) + ".", "",

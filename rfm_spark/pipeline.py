@@ -113,7 +113,8 @@ def run_segmentation(spark: SparkSession, config: Config, source: str | DataFram
             }, {
                 "run_id": run_id, "as_of_date": as_of, "started_at": started_at,
                 "config": config.to_yaml(), "config_sha256": config.sha256,
-                "input_path": _describe(source), "input_format": config.input.format,
+                "input_path": _describe(source),
+                "input_format": config.input.format if isinstance(source, str) else "dataframe",
                 "input_rows": input_rows, "valid_rows": valid_rows,
                 "dropped_rows": input_rows - valid_rows, "dropped_by_reason": by_reason,
                 "customers": customer_count, "product_version": rfm_spark.__version__,
