@@ -12,6 +12,7 @@ import logging
 import sys
 
 from rfm_spark import ConfigError, load_config, run_segmentation
+from rfm_spark.lakehouse import check_run_id
 from rfm_spark.logs import configure_logging
 from rfm_spark.read import InputError
 from rfm_spark.report import segment_report
@@ -46,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config, args.set,
                              {key: value for key, value in flags.items() if value is not None})
     except ConfigError as error:
+        log.error("%s", error)
+        return 2
+    try:
+        if args.run_id is not None:
+            check_run_id(args.run_id)
+    except ValueError as error:
         log.error("%s", error)
         return 2
     if config.output.lakehouse is None and config.output.database is None:

@@ -130,6 +130,7 @@ def load_config(paths: list[str | Path], overrides: list[str] = (),
         _check_keys(document, Config, "", str(path))
         _merge(merged, document, "", str(path), origin)
     for key, value in (settings or {}).items():
+        _check_keys(_nest(key, value), Config, "", "command line")
         _merge(merged, _nest(key, value), "", "command line", origin)
     for override in overrides:
         key, value = _parse_override(override)

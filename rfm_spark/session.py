@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import sys
 
-from pyspark import SparkConf
+from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
 # What the job needs from a session it builds. Only filled in where missing, so a
@@ -33,7 +33,13 @@ def get_spark(app_name: str = "rfm_spark", extra_conf: dict[str, str] | None = N
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    conf = SparkConf().setIfMissing("spark.master", "local[*]").setAppName(app_name)
+    if os.environ.get("PYSPARK_GATEWAY_PORT"):
+        # Under spark-submit the JVM is already up with the cluster's settings: connect
+        # first, so SparkConf() reads them and setIfMissing below really only fills gaps.
+        SparkContext._ensure_initialized()
+    conf = SparkConf().setIfMissing("spark.master", "local[*]")
+    if not conf.contains("spark.app.name"):
+        conf.setAppName(app_name)
     defaults = dict(_DEFAULTS)
     if conf.get("spark.master").startswith("local"):
         defaults.update(_LOCAL_DEFAULTS)

@@ -21,7 +21,7 @@ versions=${DELTA_JAR_VERSIONS:-"4.4.1 4.4.0"}
 
 ln -sfn "$spark_home" "$venv/bin/spark-distribution"
 
-if ls "$jar_dir"/delta-spark_*.jar >/dev/null 2>&1 && [ -f "$conf" ]; then
+if ls "$jar_dir"/*delta-spark_*.jar >/dev/null 2>&1 && [ -f "$conf" ]; then
   exit 0
 fi
 

