@@ -23,12 +23,13 @@ from pathlib import Path
 
 import psutil
 
+from rfm_spark.synthetic import FULL_SCALE_CUSTOMERS, FULL_SCALE_ROWS
+
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 DATA = REPO / "data" / "bench"
 RESULTS = REPO / "docs" / "benchmarks.json"
 REPORT = REPO / "docs" / "benchmarks.md"
-FULL_ROWS, FULL_CUSTOMERS = 31_788_324, 1_371_980
 ENGINES = ("product", "duckdb", "polars", "pandas")
 PANDAS_GIB_PER_FULL_SCALE = 5.0  # measured at 1x; pandas holds the whole table in memory
 
@@ -40,7 +41,8 @@ def main() -> int:
     args = parser.parse_args()
     scale = args.scale
     formats = ["parquet"] if scale > 1 else ["parquet", "csv"]
-    rows, customers = round(FULL_ROWS * scale), round(FULL_CUSTOMERS * scale)
+    rows = round(FULL_SCALE_ROWS * scale)
+    customers = round(FULL_SCALE_CUSTOMERS * scale)
     folder = DATA / f"scale-{scale:g}"
     for fmt in formats:
         ensure_data(folder / fmt, fmt, rows, customers)

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from rfm_spark.logs import configure_logging, stage

@@ -14,7 +14,6 @@ import sys
 from rfm_spark import ConfigError, load_config, run_segmentation
 from rfm_spark.lakehouse import check_run_id
 from rfm_spark.logs import configure_logging
-from rfm_spark.read import InputError
 from rfm_spark.report import segment_report
 from rfm_spark.session import get_spark
 
@@ -61,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     spark = get_spark("rfm_spark segment")
     try:
         result = run_segmentation(spark, config, run_id=args.run_id)
-    except (InputError, ValueError) as error:
+    except ValueError as error:  # InputError, bad run ids
         log.error("%s", error)
         return 1
     print(f"\nrun {result.run_id} (as of {result.as_of}): {result.input_rows:,} rows read, "

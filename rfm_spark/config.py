@@ -14,6 +14,7 @@ from typing import Any, Literal, Optional
 import yaml
 
 from rfm_spark import rules
+from rfm_spark.lakehouse import DATABASE_NAME
 
 
 class ConfigError(ValueError):
@@ -331,8 +332,8 @@ def _check_semantics(config: Config, origin: dict[str, str]) -> None:
         rules.check_coverage(config.segments, grade_counts(config))
     except rules.RuleError as error:
         raise ConfigError(f"{_where('segments', origin)}: segments: {error}") from None
-    if config.output.database is not None and not re.fullmatch(
-            r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)?", config.output.database):
+    if config.output.database is not None and not DATABASE_NAME.fullmatch(
+            config.output.database):
         raise fail("output.database", "must be `schema` or `catalog.schema` (letters, digits, _)")
 
 

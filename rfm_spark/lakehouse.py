@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 RUN_TABLES = ("rfm_customers", "rfm_segments", "rfm_thresholds")
 RUNS_TABLE = "rfm_runs"
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
-_DATABASE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)?")
+DATABASE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
 
 RUNS_SCHEMA = (
     "run_id string, as_of_date date, status string, started_at timestamp, "
@@ -49,17 +49,11 @@ class Lakehouse:
     def __post_init__(self):
         if (self.root is None) == (self.database is None):
             raise ValueError("give exactly one of a lakehouse folder or a database")
-        if self.database and not _DATABASE.fullmatch(self.database):
+        if self.database and not DATABASE_NAME.fullmatch(self.database):
             raise ValueError(f"database {self.database!r}: use `schema` or `catalog.schema`")
 
     def location(self, table: str) -> str:
         return f"{self.database}.{table}" if self.database else f"{self.root.rstrip('/')}/{table}"
-
-    def exists(self, spark: SparkSession, table: str) -> bool:
-        if self.database:
-            return spark.catalog.tableExists(self.location(table))
-        from delta.tables import DeltaTable
-        return DeltaTable.isDeltaTable(spark, self.location(table))
 
     def read(self, spark: SparkSession, table: str) -> DataFrame:
         if self.database:

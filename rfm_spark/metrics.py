@@ -16,9 +16,6 @@ from pyspark.sql import types as T
 from rfm_spark.config import Metrics
 
 MONETARY = T.DecimalType(38, 8)
-CUSTOMER_METRICS = ("customer_id", "first_purchase_date", "last_purchase_date", "recency_days",
-                    "tenure_days", "frequency", "monetary")
-
 
 def aggregate_customers(flagged: DataFrame, has_order_id: bool) -> DataFrame:
     """Per (customer_id, reject_reason): rows, amount, orders, days, first and last date.
@@ -53,7 +50,7 @@ def reject_counts(aggregate: DataFrame) -> DataFrame:
 
 
 def customer_metrics(aggregate: DataFrame, as_of: dt.date, options: Metrics) -> DataFrame:
-    """One row per customer with the used rows' metrics, in CUSTOMER_METRICS order."""
+    """One row per customer with the used rows' metrics."""
     frequency = {"rows": F.col("rows"), "orders": F.col("orders"), "days": F.col("days")}
     monetary = {"sum": F.col("amount"), "mean_order": F.col("amount") / F.col("orders")}
     # DECIMAL(38, 8): exact sums; a mean is rounded half up to 8 decimals.
