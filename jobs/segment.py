@@ -11,7 +11,8 @@ import argparse
 import logging
 import sys
 
-from rfm_spark import ConfigError, load_config, run_segmentation
+from rfm_spark import run_segmentation
+from rfm_spark.cli import add_config_arguments, job_config
 from rfm_spark.lakehouse import check_run_id
 from rfm_spark.logs import configure_logging
 from rfm_spark.report import segment_report
@@ -22,40 +23,21 @@ log = logging.getLogger("rfm_spark.jobs.segment")
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", action="append", required=True,
-                        help="YAML config; repeat to layer files (later files win key by key)")
-    parser.add_argument("--input", help="input path (sets input.path)")
-    parser.add_argument("--format", choices=["csv", "parquet", "delta"],
-                        help="input format (sets input.format)")
-    parser.add_argument("--lakehouse", help="folder for the Delta tables (output.lakehouse)")
-    parser.add_argument("--database", help="metastore schema or catalog.schema (output.database)")
+    add_config_arguments(parser)
     parser.add_argument("--as-of", help="YYYY-MM-DD; default: last transaction date")
     parser.add_argument("--run-id", help="default: the as-of date and a short config hash")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override any config key by its dotted path; wins over all")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging()
-    flags = {"input.path": args.input, "input.format": args.format,
-             "output.lakehouse": args.lakehouse, "output.database": args.database,
-             "metrics.as_of": args.as_of}
     try:
-        config = load_config(args.config, args.set,
-                             {key: value for key, value in flags.items() if value is not None})
-    except ConfigError as error:
-        log.error("%s", error)
-        return 2
-    try:
+        config = job_config(args, **{"metrics.as_of": args.as_of})
         if args.run_id is not None:
             check_run_id(args.run_id)
-    except ValueError as error:
+    except ValueError as error:  # ConfigError included
         log.error("%s", error)
-        return 2
-    if config.output.lakehouse is None and config.output.database is None:
-        log.error("no output: give --lakehouse DIR or --database NAME")
         return 2
     spark = get_spark("rfm_spark segment")
     try:
@@ -66,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nrun {result.run_id} (as of {result.as_of}): {result.input_rows:,} rows read, "
           f"{result.valid_rows:,} used, dropped {result.dropped_by_reason or 'none'}")
     print(segment_report(result.segments))
+    for from_id, to_id in result.migrations:
+        print(f"migrations written: {from_id} -> {to_id}")
     print(f"tables: {result.written_to.location('rfm_*')}")
     return 0
 

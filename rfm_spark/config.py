@@ -96,6 +96,7 @@ class SegmentRule:
 class Output:
     lakehouse: Optional[str] = None
     database: Optional[str] = None
+    migrate_from: Literal["previous", "none"] = "previous"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +115,21 @@ class Config:
     def sha256(self) -> str:
         """Hash of everything that shapes the results; where they are written is left out."""
         shaping = {key: value for key, value in _plain(self).items() if key != "output"}
-        return hashlib.sha256(yaml.safe_dump(shaping, sort_keys=True).encode()).hexdigest()
+        return _sha256(shaping)
+
+    @property
+    def scheme_sha256(self) -> str:
+        """Hash of the grading and segment rules: runs with the same scheme have
+        comparable grades and segments, so migrations and drift compare them."""
+        plain = _plain(self)
+        return _sha256({key: plain[key] for key in ("grading", "segments")})
+
+    def with_as_of(self, date: dt.date) -> Config:
+        return dataclasses.replace(self, metrics=dataclasses.replace(self.metrics, as_of=date))
+
+
+def _sha256(document: dict) -> str:
+    return hashlib.sha256(yaml.safe_dump(document, sort_keys=True).encode()).hexdigest()
 
 
 GRADED_METRICS = ("recency", "frequency", "monetary")

@@ -1,10 +1,12 @@
-"""The segmentation run: read -> clean -> metrics -> grades -> segments -> write."""
+"""The segmentation run: read -> clean -> metrics -> grades -> segments -> write, for one
+as-of date (`run_segmentation`) or many (`run_backfill`), and migrations between runs."""
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import logging
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -14,7 +16,9 @@ from rfm_spark.clean import flag_rejects
 from rfm_spark.config import Clean, Config, grade_counts
 from rfm_spark.grading import apply_grades, metric_bins, thresholds_table
 from rfm_spark.logs import stage
-from rfm_spark.metrics import aggregate_customers, customer_metrics, reject_counts
+from rfm_spark.metrics import (aggregate_customers, aggregate_daily, customer_metrics,
+                               reject_counts, snapshot_aggregate)
+from rfm_spark.migration import transitions
 from rfm_spark.read import InputError, read_source, select_roles, to_transactions
 from rfm_spark.segments import assign_segments, code_frame, segment_summary
 
@@ -31,13 +35,15 @@ CUSTOMER_COLUMNS = (
 class RunResult:
     run_id: str
     as_of: dt.date
-    customers: DataFrame        # rfm_customers rows of this run (cached)
+    customers: DataFrame        # rfm_customers rows of this run (cached by run_segmentation)
     segments: DataFrame         # rfm_segments rows of this run
     thresholds: DataFrame       # rfm_thresholds rows of this run
     input_rows: int
     valid_rows: int
     dropped_by_reason: dict[str, int]
+    customer_count: int
     written_to: lh.Lakehouse | None
+    migrations: list[tuple[str, str]]  # (from, to) run ids of the migrations written
 
 
 def run_segmentation(spark: SparkSession, config: Config, source: str | DataFrame | None = None,
@@ -47,25 +53,70 @@ def run_segmentation(spark: SparkSession, config: Config, source: str | DataFram
     started_at = lh.utc_now()
     if run_id is not None:
         lh.check_run_id(run_id)
-    target = _lakehouse(config) if write else None
-    source = config.input.path if source is None else source
-    if source is None:
-        raise InputError("no input: pass a path or DataFrame, or set input.path")
-
-    with stage("read") as counts:
-        raw = (read_source(spark, source, config.input) if isinstance(source, str)
-               else select_roles(source, config.input.columns, "the input DataFrame"))
-        transactions = to_transactions(raw, config.input.date_format)
-        counts["columns"] = ", ".join(raw.columns)
-
+    source = _source(config, source)
+    transactions = _read(spark, config, source)
     as_of = config.metrics.as_of
     if as_of is None and config.clean.lookback_days is not None:
-        as_of = _last_valid_date(transactions)  # the lookback needs it before cleaning
+        as_of = _last_valid_date(transactions, config.clean)  # the lookback needs it first
+    flagged = flag_rejects(transactions, config.clean, as_of)
+    aggregate = aggregate_customers(flagged, config.input.columns.order_id is not None)
+    return _segment(spark, config, aggregate, as_of, source, run_id=run_id, write=write,
+                    started_at=started_at)
 
+
+def run_backfill(spark: SparkSession, config: Config, as_of_dates: list[dt.date],
+                 source: str | DataFrame | None = None, *, write: bool = True
+                 ) -> list[RunResult]:
+    """One run per as-of date, oldest first, each equal to `run_segmentation` with that
+    `metrics.as_of`. The input is read and aggregated per customer and day once; each
+    date's run starts from that much smaller table. The results' frames are not cached."""
+    if not as_of_dates:
+        raise ValueError("no as-of dates to backfill")
+    source = _source(config, source)
+    transactions = _read(spark, config, source)
+    with stage("clean + aggregate per customer and day") as counts:
+        flagged = flag_rejects(transactions, config.clean, None)
+        daily = aggregate_daily(flagged, config.input.columns.order_id is not None)
+        daily = daily.persist(StorageLevel.MEMORY_AND_DISK)
+        counts["customer_days"] = daily.count()
+    results = []
+    try:
+        for as_of in sorted(set(as_of_dates)):
+            aggregate = snapshot_aggregate(daily, as_of, config.clean)
+            result = _segment(spark, config.with_as_of(as_of), aggregate, as_of, source,
+                              run_id=None, write=write, started_at=lh.utc_now())
+            result.customers.unpersist()
+            results.append(result)
+    finally:
+        daily.unpersist()
+    return results
+
+
+def migrate(spark: SparkSession, lakehouse: lh.Lakehouse, from_run_id: str, to_run_id: str
+            ) -> DataFrame:
+    """Writes (replaces) the rfm_migrations rows from one succeeded run to another and
+    returns them as stored."""
+    runs = lh.succeeded_runs(spark, lakehouse)
+    missing = [run_id for run_id in (from_run_id, to_run_id) if run_id not in runs]
+    if missing:
+        raise InputError(f"{lakehouse.location(lh.RUNS_TABLE)}: no succeeded run "
+                         f"{', '.join(map(repr, missing))}")
+    customers = lh.read_table(spark, lakehouse, "rfm_customers")
+    frame = transitions(customers.where(F.col("run_id") == from_run_id),
+                        customers.where(F.col("run_id") == to_run_id),
+                        _run_key(runs[from_run_id]), _run_key(runs[to_run_id]))
+    lakehouse.replace_migrations(frame, from_run_id, to_run_id)
+    pair = (F.col("from_run_id") == from_run_id) & (F.col("to_run_id") == to_run_id)
+    return lh.read_table(spark, lakehouse, lh.MIGRATIONS_TABLE).where(pair)
+
+
+def _segment(spark: SparkSession, config: Config, aggregate: DataFrame, as_of: dt.date | None,
+             source: str | DataFrame, *, run_id: str | None, write: bool,
+             started_at: dt.datetime) -> RunResult:
+    """From per-customer aggregates (`aggregate_customers` rows) to a written run."""
+    target = _lakehouse(config) if write else None
     with stage("clean + aggregate") as counts:
-        flagged = flag_rejects(transactions, config.clean, as_of)
-        has_order_id = config.input.columns.order_id is not None
-        aggregate = aggregate_customers(flagged, has_order_id).cache()
+        aggregate = aggregate.cache()
         by_reason = {row["reject_reason"]: row["rows"]  # one row per reason
                      for row in reject_counts(aggregate).collect()}
         valid_rows = by_reason.pop(None, 0)
@@ -74,6 +125,7 @@ def run_segmentation(spark: SparkSession, config: Config, source: str | DataFram
     if valid_rows == 0:
         aggregate.unpersist()
         raise InputError(f"{_describe(source)}: no valid transactions "
+                         f"{'' if as_of is None else f'up to {as_of} '}"
                          f"(rows read: {input_rows:,}, rejected: {by_reason})")
 
     if as_of is None:
@@ -105,7 +157,11 @@ def run_segmentation(spark: SparkSession, config: Config, source: str | DataFram
     segments = segment_summary(customers, codes).transform(_with_run, run_id, as_of)
     thresholds = thresholds_table(customers, bins).transform(_with_run, run_id, as_of)
 
+    migrations: list[tuple[str, str]] = []
     if target is not None:
+        def write_migrations() -> None:
+            migrations.extend(_write_migrations(spark, target, config, run_id, as_of, customers))
+
         with stage(f"write {target.location('*')}") as counts:
             lh.write_run(target, run_id, {
                 "rfm_customers": customers, "rfm_segments": segments,
@@ -113,18 +169,63 @@ def run_segmentation(spark: SparkSession, config: Config, source: str | DataFram
             }, {
                 "run_id": run_id, "as_of_date": as_of, "started_at": started_at,
                 "config": config.to_yaml(), "config_sha256": config.sha256,
-                "input_path": _describe(source),
+                "scheme_sha256": config.scheme_sha256, "input_path": _describe(source),
                 "input_format": config.input.format if isinstance(source, str) else "dataframe",
                 "input_rows": input_rows, "valid_rows": valid_rows,
                 "dropped_rows": input_rows - valid_rows, "dropped_by_reason": by_reason,
                 "customers": customer_count, "product_version": rfm_spark.__version__,
                 "spark_version": spark.version, "delta_version": lh.delta_version(spark),
-            })
-            counts["customers"] = customer_count
+            }, before_success=write_migrations)
+            counts.update(customers=customer_count, migrations=len(migrations))
     else:
         log.info("no output configured (output.lakehouse / output.database): nothing written")
     return RunResult(run_id, as_of, customers, segments, thresholds, input_rows, valid_rows,
-                     by_reason, target)
+                     by_reason, customer_count, target, migrations)
+
+
+def _write_migrations(spark: SparkSession, target: lh.Lakehouse, config: Config, run_id: str,
+                      as_of: dt.date, customers: DataFrame) -> list[tuple[str, str]]:
+    """Recomputes every stored migration that involves this run (a re-run changes them)
+    and, with `output.migrate_from: previous`, writes the one from the previous run."""
+    runs = lh.succeeded_runs(spark, target)
+    pairs = set(lh.migration_pairs(spark, target, run_id))
+    if config.output.migrate_from == "previous":
+        previous = lh.previous_run(runs, run_id, as_of, config.scheme_sha256)
+        if previous is not None:
+            pairs.add((previous.run_id, run_id))
+    written = []
+    stored = target.read(spark, "rfm_customers")  # only runs known to have succeeded are read
+    for from_id, to_id in sorted(pairs):
+        other_id = to_id if from_id == run_id else from_id
+        if other_id not in runs:  # not visible; its own (re-)run will recompute the pair
+            continue
+        other_customers = stored.where(F.col("run_id") == other_id)
+        this, other = (run_id, as_of), _run_key(runs[other_id])
+        frame = (transitions(customers, other_customers, this, other) if from_id == run_id
+                 else transitions(other_customers, customers, other, this))
+        target.replace_migrations(frame, from_id, to_id)
+        log.info("migrations %s -> %s written", from_id, to_id)
+        written.append((from_id, to_id))
+    return written
+
+
+def _run_key(run: lh.RunInfo) -> tuple[str, dt.date]:
+    return run.run_id, run.as_of_date
+
+
+def _source(config: Config, source: str | DataFrame | None) -> str | DataFrame:
+    source = config.input.path if source is None else source
+    if source is None:
+        raise InputError("no input: pass a path or DataFrame, or set input.path")
+    return source
+
+
+def _read(spark: SparkSession, config: Config, source: str | DataFrame) -> DataFrame:
+    with stage("read") as counts:
+        raw = (read_source(spark, source, config.input) if isinstance(source, str)
+               else select_roles(source, config.input.columns, "the input DataFrame"))
+        counts["columns"] = ", ".join(raw.columns)
+    return to_transactions(raw, config.input.date_format)
 
 
 def _with_run(frame: DataFrame, run_id: str, as_of: dt.date) -> DataFrame:
@@ -139,8 +240,8 @@ def _lakehouse(config: Config) -> lh.Lakehouse | None:
                         database=output.database)
 
 
-def _last_valid_date(transactions: DataFrame) -> dt.date:
-    usable = flag_rejects(transactions, Clean(), None).where(F.col("reject_reason").isNull())
+def _last_valid_date(transactions: DataFrame, policy: Clean) -> dt.date | None:
+    usable = flag_rejects(transactions, policy, None).where(F.col("reject_reason").isNull())
     return usable.agg(F.max("purchase_date")).first()[0]
 
 

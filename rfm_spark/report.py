@@ -1,6 +1,9 @@
 """Human-readable summaries of a run, printed by the jobs and notebooks."""
 from __future__ import annotations
 
+import dataclasses
+import html
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -21,3 +24,65 @@ def segment_report(segments: DataFrame) -> str:
                      f"{r['customers']:>10,}  {r['share']:>6.1%}  "
                      f"{(r['monetary_share'] or 0):>6.1%}")
     return "\n".join(lines)
+
+
+NEW, GONE = "(new)", "(gone)"
+_CORNER = "from \\ to"
+
+
+@dataclasses.dataclass(frozen=True)
+class TransitionMatrix:
+    """Customers by (from value, to value) at one level; `(new)` and `(gone)` last."""
+    level: str
+    sources: list[str]
+    targets: list[str]
+    counts: dict[tuple[str, str], int]
+
+    def row_total(self, source: str) -> int:
+        return sum(self.counts.get((source, target), 0) for target in self.targets)
+
+
+def transition_matrix(migrations: DataFrame, level: str) -> TransitionMatrix:
+    """The matrix of one level of rfm_migrations rows of one pair of runs."""
+    rows = (migrations.where(F.col("level") == level)
+            .select("from_value", "to_value", "customers")
+            .collect())  # one row per pair of values: (codes + 1) ** 2 at most
+    counts = {(r.from_value or NEW, r.to_value or GONE): r.customers for r in rows}
+
+    def ordered(values: set[str], last: str) -> list[str]:
+        return sorted(values - {last}) + ([last] if last in values else [])
+    return TransitionMatrix(level, ordered({s for s, _ in counts}, NEW),
+                            ordered({t for _, t in counts}, GONE), counts)
+
+
+def transition_report(matrix: TransitionMatrix) -> str:
+    """Counts with row totals, rows = earlier run, columns = later run."""
+    width = max(len(label) for label in [*matrix.sources, *matrix.targets, _CORNER])
+    cells = [max(len(t), 9) for t in matrix.targets]
+    lines = ["  ".join([f"{_CORNER:<{width}}", *[f"{t:>{w}}" for t, w in zip(
+        matrix.targets, cells)], f"{'total':>10}"])]
+    for source in matrix.sources:
+        values = [f"{matrix.counts.get((source, t), 0):>{w},}" for t, w in zip(matrix.targets, cells)]
+        lines.append("  ".join([f"{source:<{width}}", *values,
+                                f"{matrix.row_total(source):>10,}"]))
+    return "\n".join(lines)
+
+
+def transition_heatmap_html(matrix: TransitionMatrix) -> str:
+    """An HTML heatmap: each cell shows its customers and its share of the row (the
+    earlier run's value), shaded by that share."""
+    def cell(source: str, target: str) -> str:
+        count, total = matrix.counts.get((source, target), 0), matrix.row_total(source)
+        share = count / total if total else 0.0
+        text = "white" if share > 0.55 else "black"
+        return (f'<td style="background: rgba(33, 102, 172, {share:.3f}); color: {text}; '
+                f'text-align: right; padding: 4px 8px">{count:,}<br>{share:.1%}</td>')
+    header = "".join(f'<th style="padding: 4px 8px">{html.escape(t)}</th>' for t in matrix.targets)
+    body = "".join(
+        f'<tr><th style="text-align: left; padding: 4px 8px">{html.escape(s)}</th>'
+        + "".join(cell(s, t) for t in matrix.targets) + "</tr>"
+        for s in matrix.sources)
+    return (f'<table style="border-collapse: collapse; font-family: sans-serif; font-size: 13px">'
+            f'<caption>{html.escape(matrix.level)}: rows = earlier run (with row share), '
+            f'columns = later run</caption>'
+            f'<tr><th>{html.escape(_CORNER)}</th>{header}</tr>{body}</table>')

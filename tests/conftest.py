@@ -69,3 +69,30 @@ def spark(tmp_path_factory):
 def write_yaml(path: Path, text: str) -> Path:
     path.write_text(textwrap.dedent(text))
     return path
+
+
+BACKFILL_DATES = ("2019-09-30", "2020-08-31", "month")  # 12 month ends
+
+
+@pytest.fixture(scope="session")
+def backfilled(spark, tmp_path_factory):
+    """Generated H&M-shaped data (parquet) and a lakehouse with 12 monthly runs of it."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from rfm_spark import load_config
+    from rfm_spark.lakehouse import Lakehouse
+    from rfm_spark.pipeline import run_backfill
+    from rfm_spark.schedule import as_of_dates
+    from rfm_spark.synthetic import generate_transactions
+
+    folder = tmp_path_factory.mktemp("backfilled")
+    data, lake = str(folder / "transactions"), str(folder / "lake")
+    generate_transactions(spark, 12_000, 600, seed=11).write.parquet(data)
+    config = load_config([REPO / "conf/default.yaml"], settings={
+        "input.format": "parquet", "output.lakehouse": lake})
+    start, end, every = BACKFILL_DATES
+    dates = as_of_dates(dt.date.fromisoformat(start), dt.date.fromisoformat(end), every)
+    results = run_backfill(spark, config, dates, data)
+    return SimpleNamespace(data=data, lake=Lakehouse(root=lake), config=config, dates=dates,
+                           results=results)

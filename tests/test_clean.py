@@ -1,7 +1,7 @@
 import datetime as dt
 from decimal import Decimal
 
-from rfm_spark.clean import flag_rejects
+from rfm_spark.clean import flag_as_of, flag_rejects
 from rfm_spark.config import Clean
 from rfm_spark.read import TRANSACTION_SCHEMA
 
@@ -34,6 +34,8 @@ def test_each_reason_and_the_first_one_wins(spark):
         ("cancel", D(2024, 1, 10), 5.0, "C7", 1.0, None, "UK"),
         ("return", D(2024, 1, 10), -5.0, "8", -1.0, None, "UK"),
         ("free", D(2024, 1, 10), 0.0, "9", 1.0, None, "UK"),
+        ("future_cancel", D(2024, 1, 11), 5.0, "C9", 1.0, None, "UK"),  # as-of reason first
+        ("future_no_date", None, 5.0, "C9", 1.0, None, "UK"),           # earlier reason kept
     ]
     policy = Clean(lookback_days=40, countries=["UK"], cancellations="drop",
                    drop_non_positive_amounts=True)
@@ -43,8 +45,13 @@ def test_each_reason_and_the_first_one_wins(spark):
         "no_date": "bad_date", "no_amount": "bad_amount", "future": "after_as_of",
         "old": "before_lookback", "edge": None, "abroad": "country_excluded",
         "no_country": "country_excluded", "cancel": "cancelled", "return": "cancelled",
-        "free": "non_positive_amount",
+        "free": "non_positive_amount", "future_cancel": "after_as_of",
+        "future_no_date": "bad_date",
     }
+    # A backfill flags once without the as-of date, then applies it: same reasons.
+    two_steps = flag_as_of(flag_rejects(transactions(spark, rows), policy, None), policy,
+                           D(2024, 1, 10))
+    assert reasons(two_steps) == got
 
 
 def test_default_policy_keeps_cancellations_and_needs_no_as_of(spark):

@@ -5,7 +5,8 @@ from chispa import assert_df_equality
 
 from rfm_spark.clean import flag_rejects
 from rfm_spark.config import Clean, Metrics
-from rfm_spark.metrics import aggregate_customers, customer_metrics, reject_counts
+from rfm_spark.metrics import (aggregate_customers, aggregate_daily, customer_metrics,
+                               reject_counts, snapshot_aggregate)
 from rfm_spark.read import TRANSACTION_SCHEMA
 
 D = dt.date
@@ -66,3 +67,25 @@ def test_without_order_ids_an_order_is_a_day(spark):
 def test_reject_counts_add_up(spark):
     counts = {r.reject_reason: (r.rows, r.amount) for r in reject_counts(aggregate(spark)).collect()}
     assert counts == {None: (6, Decimal(46)), "missing_customer_id": (1, Decimal(100))}
+
+
+def test_a_snapshot_of_the_daily_aggregate_equals_the_direct_aggregate(spark):
+    # Extra rows: order D again on another day (counted once), a row after the as-of
+    # date, one before a 9-day lookback, and a blank customer after the as-of date.
+    rows = ROWS + [("c2", D(2024, 1, 9), 4.0, "D"), ("c1", D(2024, 1, 12), 3.0, "F"),
+                   ("c1", D(2024, 1, 1), 2.0, None), ("c3", D(2023, 12, 31), 1.0, "G"),
+                   ("", D(2024, 1, 11), 1.0, "H")]
+    full = [(c, d, Decimal(str(a)), o, None, None, None, False) for c, d, a, o in rows]
+    transactions = spark.createDataFrame(full, TRANSACTION_SCHEMA)
+    policy = Clean(lookback_days=10)
+    used = "reject_reason IS NULL"
+    for has_order_id in (True, False):
+        direct = aggregate_customers(flag_rejects(transactions, policy, AS_OF), has_order_id)
+        daily = aggregate_daily(flag_rejects(transactions, policy, None), has_order_id)
+        snapshot = snapshot_aggregate(daily, AS_OF, policy)
+        assert_df_equality(snapshot.where(used), direct.where(used),
+                           ignore_row_order=True, ignore_nullable=True)
+        assert_df_equality(reject_counts(snapshot), reject_counts(direct),
+                           ignore_row_order=True, ignore_nullable=True)
+    c2 = direct.where("customer_id = 'c2' AND reject_reason IS NULL").first()
+    assert (c2.orders, c2.days) == (2, 2)  # without order ids, an order is a day

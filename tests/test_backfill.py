@@ -1,0 +1,122 @@
+"""Backfilled runs on generated data: equal to single runs, with migrations that add up."""
+import dataclasses
+import shutil
+
+from chispa import assert_approx_df_equality, assert_df_equality
+from delta.tables import DeltaTable
+from pyspark.sql import functions as F
+
+from rfm_spark import run_segmentation
+from rfm_spark.lakehouse import MIGRATIONS_TABLE, Lakehouse, read_table
+from rfm_spark.migration import LEVELS
+from rfm_spark.pipeline import migrate
+
+
+def writing_to(config, lake, as_of):
+    """The backfill's config for a single run at `as_of`, written to `lake`."""
+    return dataclasses.replace(config.with_as_of(as_of),
+                               output=dataclasses.replace(config.output, lakehouse=lake.root))
+
+
+def level_sizes(customers):
+    """Customers and monetary per run, level and value, from rfm_customers."""
+    values = F.explode(F.array(*[F.struct(F.lit(level).alias("level"), F.col(level).alias("value"))
+                                 for level in LEVELS]))
+    return (customers.select("run_id", "monetary", values.alias("v"))
+            .groupBy("run_id", "v.level", "v.value")
+            .agg(F.count(F.lit(1)).alias("customers"), F.sum("monetary").alias("monetary")))
+
+
+def assert_rows_and_columns_add_up(spark, lake):
+    """For every stored pair and level: the rows from a value add up to its size in the
+    earlier run, the rows to a value to its size in the later run (customers and money)."""
+    migrations = read_table(spark, lake, MIGRATIONS_TABLE)
+    sizes = level_sizes(read_table(spark, lake, "rfm_customers"))
+    pairs = migrations.select("from_run_id", "to_run_id").distinct()
+    for side in ("from", "to"):
+        got = (migrations.where(F.col(f"{side}_value").isNotNull())
+               .groupBy("from_run_id", "to_run_id", "level", F.col(f"{side}_value").alias("value"))
+               .agg(F.sum("customers").alias("customers"),
+                    F.sum(f"monetary_{side}").alias("monetary")))
+        expected = (pairs.join(sizes.withColumnRenamed("run_id", f"{side}_run_id"), f"{side}_run_id")
+                    .select("from_run_id", "to_run_id", "level", "value", "customers", "monetary"))
+        assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_one_succeeded_run_per_date_each_migrating_from_the_one_before(spark, backfilled):
+    runs = read_table(spark, backfilled.lake, "rfm_runs").orderBy("as_of_date").collect()
+    assert [r.as_of_date for r in runs] == backfilled.dates and len(runs) == 12
+    assert all(r.input_rows == r.valid_rows + r.dropped_rows for r in runs)
+    assert runs[0].dropped_by_reason["after_as_of"] > runs[-1].dropped_by_reason["after_as_of"]
+    pairs = sorted((r.from_run_id, r.to_run_id) for r in read_table(
+        spark, backfilled.lake, MIGRATIONS_TABLE).select("from_run_id", "to_run_id")
+        .distinct().collect())
+    ids = [r.run_id for r in runs]
+    assert pairs == sorted(zip(ids, ids[1:]))
+    assert [r.migrations for r in backfilled.results] == [[]] + [[p] for p in zip(ids, ids[1:])]
+    changes = {r.change for r in read_table(spark, backfilled.lake, MIGRATIONS_TABLE)
+               .select("change").distinct().collect()}
+    assert changes == {"new", "same", "moved"}  # nobody is gone: a customer never un-buys
+    assert_rows_and_columns_add_up(spark, backfilled.lake)
+
+
+def test_backfill_equals_single_runs_row_for_row(spark, backfilled, tmp_path):
+    single = Lakehouse(root=str(tmp_path / "single"))
+    for as_of in (backfilled.dates[0], backfilled.dates[6], backfilled.dates[-1]):
+        run_segmentation(spark, writing_to(backfilled.config, single, as_of), backfilled.data)
+    ids = [r.run_id for r in read_table(spark, single, "rfm_runs").collect()]
+    assert len(ids) == 3
+
+    def rows(lake, table):
+        return read_table(spark, lake, table).where(F.col("run_id").isin(ids))
+    for table in ("rfm_customers", "rfm_thresholds"):
+        assert_df_equality(rows(backfilled.lake, table), rows(single, table),
+                           ignore_row_order=True, ignore_column_order=True)
+    assert_approx_df_equality(rows(backfilled.lake, "rfm_segments"), rows(single, "rfm_segments"),
+                              1e-9, ignore_row_order=True, ignore_column_order=True)
+    same = ["run_id", "as_of_date", "config_sha256", "input_rows", "valid_rows",
+            "dropped_by_reason", "customers"]
+    def runs(lake):
+        return sorted(tuple(r) for r in rows(lake, "rfm_runs").select(same).collect())
+    assert runs(backfilled.lake) == runs(single)
+
+
+def test_migrate_between_any_two_runs(spark, backfilled, tmp_path):
+    lake = Lakehouse(root=str(tmp_path / "lake"))
+    shutil.copytree(backfilled.lake.root, lake.root)
+    first, last = backfilled.results[0].run_id, backfilled.results[-1].run_id
+    stored = migrate(spark, lake, first, last)
+    by_change = {r.change: r["sum(customers)"] for r in stored.where("level = 'group'")
+                 .groupBy("change").sum("customers").collect()}
+    first_size, last_size = backfilled.results[0].customer_count, backfilled.results[-1].customer_count
+    assert by_change["new"] == last_size - first_size and "gone" not in by_change
+    assert by_change["same"] + by_change["moved"] == first_size
+    assert_rows_and_columns_add_up(spark, lake)
+
+
+def test_a_rerun_recomputes_its_migrations_once_and_time_travel_shows_the_old_state(
+        spark, backfilled, tmp_path):
+    lake = Lakehouse(root=str(tmp_path / "lake"))
+    shutil.copytree(backfilled.lake.root, lake.root)
+    rerun = backfilled.results[5]
+    before = DeltaTable.forPath(spark, lake.location("rfm_customers")).history(1).first().version
+    # Re-run the sixth month on a third fewer customers: its migrations must change.
+    fewer = (spark.read.parquet(backfilled.data)
+             .where(F.xxhash64("customer_id") % 3 != 0))
+    config = writing_to(backfilled.config, lake, rerun.as_of)
+    result = run_segmentation(spark, config, fewer, run_id=rerun.run_id)
+    assert result.customer_count < rerun.customer_count
+    ids = [r.run_id for r in backfilled.results]
+    assert result.migrations == [(ids[4], ids[5]), (ids[5], ids[6])]
+
+    migrations = read_table(spark, lake, MIGRATIONS_TABLE)
+    assert migrations.count() == migrations.select(
+        "from_run_id", "to_run_id", "level", "from_value", "to_value").distinct().count()
+    assert migrations.select("from_run_id", "to_run_id").distinct().count() == 11
+    gone = migrations.where(f"from_run_id = '{ids[4]}' AND level = 'group' AND change = 'gone'")
+    assert gone.groupBy().sum("customers").first()[0] > 0  # the dropped customers left
+    assert_rows_and_columns_add_up(spark, lake)
+
+    old = (spark.read.format("delta").option("versionAsOf", before).load(lake.location("rfm_customers"))
+           .where(F.col("run_id") == rerun.run_id))
+    assert old.count() == rerun.customer_count
