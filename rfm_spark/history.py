@@ -22,9 +22,12 @@ def threshold_drift(thresholds: DataFrame, runs: DataFrame) -> DataFrame:
     def change(column: str) -> Column:
         return (F.col(column) - F.lag(column).over(previous)).alias(f"{column}_change")
 
+    # Cut points are recorded as doubles; rounding to the 8 decimals money is kept in
+    # drops the noise of subtracting them (0.001002 - not 0.0010020000000000029).
     cut_point_change = F.when(
         F.size(F.lag("cut_points").over(previous)) == F.size("cut_points"),
-        F.zip_with("cut_points", F.lag("cut_points").over(previous), lambda now, then: now - then))
+        F.zip_with("cut_points", F.lag("cut_points").over(previous),
+                   lambda now, then: F.round(now - then, 8)))
     return (
         thresholds.drop("as_of_date")
         .join(_run_keys(runs), "run_id")

@@ -92,19 +92,26 @@ def run_backfill(spark: SparkSession, config: Config, as_of_dates: list[dt.date]
     return results
 
 
-def migrate(spark: SparkSession, lakehouse: lh.Lakehouse, from_run_id: str, to_run_id: str
-            ) -> DataFrame:
-    """Writes (replaces) the rfm_migrations rows from one succeeded run to another and
-    returns them as stored."""
+def migration_between(spark: SparkSession, lakehouse: lh.Lakehouse, from_run_id: str,
+                      to_run_id: str) -> DataFrame:
+    """rfm_migrations rows from one succeeded run to another, computed, not written."""
     runs = lh.succeeded_runs(spark, lakehouse)
     missing = [run_id for run_id in (from_run_id, to_run_id) if run_id not in runs]
     if missing:
         raise InputError(f"{lakehouse.location(lh.RUNS_TABLE)}: no succeeded run "
                          f"{', '.join(map(repr, missing))}")
-    customers = lh.read_table(spark, lakehouse, "rfm_customers")
-    frame = transitions(customers.where(F.col("run_id") == from_run_id),
-                        customers.where(F.col("run_id") == to_run_id),
-                        _run_key(runs[from_run_id]), _run_key(runs[to_run_id]))
+    customers = lakehouse.read(spark, "rfm_customers")  # both runs are known to have succeeded
+    return transitions(customers.where(F.col("run_id") == from_run_id),
+                       customers.where(F.col("run_id") == to_run_id),
+                       _run_key(runs[from_run_id]), _run_key(runs[to_run_id]))
+
+
+def migrate(spark: SparkSession, lakehouse: lh.Lakehouse, from_run_id: str, to_run_id: str
+            ) -> DataFrame:
+    """Writes (replaces) the rfm_migrations rows from one succeeded run to another and
+    returns them as stored."""
+    frame = migration_between(spark, lakehouse, lh.check_run_id(from_run_id),
+                              lh.check_run_id(to_run_id))
     lakehouse.replace_migrations(frame, from_run_id, to_run_id)
     pair = (F.col("from_run_id") == from_run_id) & (F.col("to_run_id") == to_run_id)
     return lh.read_table(spark, lakehouse, lh.MIGRATIONS_TABLE).where(pair)

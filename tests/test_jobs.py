@@ -9,7 +9,9 @@ import pytest
 from conftest import REPO, write_yaml
 
 sys.path.insert(0, str(REPO / "jobs"))
+import backfill  # noqa: E402
 import generate  # noqa: E402
+import migrate  # noqa: E402
 import segment  # noqa: E402
 
 PYTHON = REPO / ".venv" / "bin" / "python"
@@ -106,3 +108,29 @@ def test_missing_input_fails_with_a_clear_message(spark, tmp_path, caplog):
                          str(tmp_path / "missing"), "--lakehouse", str(tmp_path / "lake")])
     assert code == 1
     assert "cannot read CSV input" in caplog.text
+
+
+def test_backfill_and_migrate_clis(spark, generated_csv, tmp_path, capsys, caplog):
+    lake = str(tmp_path / "lake")
+    code = backfill.main(["--config", str(REPO / "conf/default.yaml"), "--input", generated_csv,
+                          "--lakehouse", lake, "--start", "2020-08-01", "--end", "2020-08-20",
+                          "--every", "9 days"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    ids = [line.split()[1].rstrip(":") for line in printed.splitlines() if line.startswith("run ")]
+    assert [i[:10] for i in ids] == ["2020-08-01", "2020-08-10", "2020-08-19"]
+    assert f"migrations from {ids[1]}" in printed
+
+    assert migrate.main(["--lakehouse", lake, "--from-run", ids[0], "--to-run", ids[2],
+                         "--level", "segment"]) == 0
+    printed = capsys.readouterr().out
+    assert "VIP" in printed and "(new)" in printed
+    pairs = {(r.from_run_id, r.to_run_id) for r in spark.read.format("delta").load(
+        f"{lake}/rfm_migrations").select("from_run_id", "to_run_id").distinct().collect()}
+    assert pairs == {(ids[0], ids[1]), (ids[1], ids[2]), (ids[0], ids[2])}
+
+    assert migrate.main(["--lakehouse", lake, "--from-run", ids[0], "--to-run", "nope"]) == 2
+    assert "no succeeded run 'nope'" in caplog.text
+    assert backfill.main(["--config", str(REPO / "conf/default.yaml"), "--lakehouse", lake,
+                          "--input", generated_csv, "--start", "2020-08-01",
+                          "--end", "2020-09-01", "--every", "fortnight"]) == 2

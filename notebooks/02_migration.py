@@ -1,0 +1,109 @@
+# Databricks notebook source
+# MAGIC %md
+# MAGIC # How customers moved between runs
+# MAGIC Pick two succeeded runs (default: the last two of the newest scheme) and see the
+# MAGIC transition matrix as a heatmap (customers and row percentages), the drift of the
+# MAGIC grade cut points and the fill dynamics of every group across all runs.
+# MAGIC
+# MAGIC Outside Databricks the same file runs as a script in local mode; the widgets are
+# MAGIC then read from environment variables `RFM_LAKEHOUSE`, `RFM_DATABASE`,
+# MAGIC `RFM_FROM_RUN`, `RFM_TO_RUN` and `RFM_LEVEL`, and the heatmaps are written as HTML
+# MAGIC files to `RFM_REPORT_DIR` (default: the system's temporary folder).
+
+# COMMAND ----------
+
+import os
+import sys
+import tempfile
+
+# In a Databricks Repo (and locally) the library sits one folder up from this notebook.
+repo_root = os.path.abspath(os.path.join(os.getcwd(), "..")) if os.path.basename(
+    os.getcwd()) == "notebooks" else os.getcwd()
+if repo_root not in sys.path:
+    sys.path.insert(0, repo_root)
+
+WIDGETS = {
+    "lakehouse": os.path.join(repo_root, "data", "lakehouse"),
+    "database": "",
+    "from_run": "",
+    "to_run": "",
+    "level": "group",
+}
+try:
+    for name, default in WIDGETS.items():
+        dbutils.widgets.text(name, default)  # noqa: F821 (defined on Databricks)
+    params = {name: dbutils.widgets.get(name) for name in WIDGETS}  # noqa: F821
+except NameError:
+    params = {name: os.environ.get(f"RFM_{name.upper()}", default)
+              for name, default in WIDGETS.items()}
+show = globals().get("display") or (lambda frame: frame.show(40, truncate=False))
+
+
+def show_html(html: str, name: str) -> None:
+    if "displayHTML" in globals():
+        displayHTML(html)  # noqa: F821 (defined on Databricks)
+        return
+    path = os.path.join(os.environ.get("RFM_REPORT_DIR", tempfile.gettempdir()), f"{name}.html")
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(html)
+    print(f"heatmap written to {path}")
+
+
+params
+
+# COMMAND ----------
+
+from pyspark.sql import functions as F
+
+from rfm_spark.history import fill_dynamics, threshold_drift
+from rfm_spark.lakehouse import Lakehouse, read_table
+from rfm_spark.pipeline import migration_between
+from rfm_spark.report import transition_heatmap_html, transition_matrix, transition_report
+from rfm_spark.session import get_spark
+
+spark = get_spark()
+lakehouse = (Lakehouse(database=params["database"]) if params["database"]
+             else Lakehouse(root=params["lakehouse"]))
+runs = read_table(spark, lakehouse, "rfm_runs")
+newest_scheme = runs.orderBy(F.desc("as_of_date"), F.desc("finished_at")).first().scheme_sha256
+latest_two = (runs.where(F.col("scheme_sha256") == newest_scheme)
+              .orderBy(F.desc("as_of_date"), F.desc("finished_at")).limit(2).collect())
+from_run = params["from_run"] or latest_two[-1].run_id
+to_run = params["to_run"] or latest_two[0].run_id
+show(runs.select("run_id", "as_of_date", "customers", "valid_rows", "scheme_sha256")
+     .orderBy("as_of_date"))
+
+# COMMAND ----------
+
+# MAGIC %md ## Transition matrix
+
+# COMMAND ----------
+
+migrations = migration_between(spark, lakehouse, from_run, to_run).cache()
+for level in dict.fromkeys([params["level"], "segment"]):
+    matrix = transition_matrix(migrations, level)
+    print(f"{level}: {from_run} (rows) -> {to_run} (columns)")
+    print(transition_report(matrix))
+    show_html(transition_heatmap_html(matrix), f"migration_{level}_{from_run}_{to_run}")
+
+# COMMAND ----------
+
+# MAGIC %md ## Drift of the grade cut points
+
+# COMMAND ----------
+
+drift = threshold_drift(read_table(spark, lakehouse, "rfm_thresholds"), runs)
+show(drift.where(F.col("scheme_sha256") == newest_scheme).drop("scheme_sha256"))
+
+# COMMAND ----------
+
+# MAGIC %md ## Fill dynamics of each group
+
+# COMMAND ----------
+
+fill = fill_dynamics(read_table(spark, lakehouse, "rfm_segments"), runs, params["level"])
+fill = fill.where(F.col("scheme_sha256") == newest_scheme).drop("scheme_sha256")
+show(fill)
+# Share of customers per value, one column per value: the "fill" of each over time.
+show(fill.groupBy("as_of_date").pivot("value").agg(F.round(F.first("share"), 4))
+     .orderBy("as_of_date"))
