@@ -20,6 +20,7 @@ from pyspark.sql import Window as W
 from pyspark.sql import functions as F
 
 from rfm_spark.config import GRADED_METRICS, Grading, MetricGrading
+from rfm_spark.metrics import MONETARY
 
 # Lower recency is better; higher frequency and monetary are better.
 LOWER_IS_BETTER = {"recency": True, "frequency": False, "monetary": False}
@@ -59,19 +60,21 @@ def apply_grades(customers: DataFrame, bins: dict[str, Bins]) -> DataFrame:
 
 
 def metric_bins(customers: DataFrame, grading: Grading) -> dict[str, Bins]:
-    """The bins of each graded metric; data-driven methods run small Spark jobs here."""
-    return {metric: _bins(customers, metric, getattr(grading, metric), grading.best)
-            for metric in GRADED_METRICS}
+    """The bins of each graded metric; all quantile metrics share one small Spark job."""
+    specs = {metric: getattr(grading, metric) for metric in GRADED_METRICS}
+    quantiles = _quantile_bins(customers, {metric: spec.grades for metric, spec in specs.items()
+                                           if spec.method == "quantile"}, grading.best)
+    return {metric: quantiles[metric] if spec.method == "quantile"
+            else _threshold_bins(metric, spec, grading.best)
+            for metric, spec in specs.items()}
 
 
-def _bins(customers: DataFrame, metric: str, spec: MetricGrading, best: str) -> Bins:
-    if spec.method == "thresholds":
-        positions = range(spec.grades)
-        grades = [_grade_number(i, spec.grades, LOWER_IS_BETTER[metric], best) for i in positions]
-        # Decimal of the text of the number: the cut 0.1 is 0.1, not the nearest double.
-        cuts = tuple(Decimal(repr(cut)) for cut in spec.cuts)
-        return Bins(metric, "thresholds", spec.grades, tuple(grades), cuts + (None,), spec.closed)
-    return _quantile_bins(customers, metric, spec.grades, best)
+def _threshold_bins(metric: str, spec: MetricGrading, best: str) -> Bins:
+    positions = range(spec.grades)
+    grades = [_grade_number(i, spec.grades, LOWER_IS_BETTER[metric], best) for i in positions]
+    # Decimal of the text of the number: the cut 0.1 is 0.1, not the nearest double.
+    cuts = tuple(Decimal(repr(cut)) for cut in spec.cuts)
+    return Bins(metric, "thresholds", spec.grades, tuple(grades), cuts + (None,), spec.closed)
 
 
 def _grade_number(position: int, grades: int, lower_is_better: bool, best: str) -> int:
@@ -80,38 +83,60 @@ def _grade_number(position: int, grades: int, lower_is_better: bool, best: str) 
     return grade if best == "lowest" else grades + 1 - grade
 
 
-def _quantile_bins(customers: DataFrame, metric: str, grades: int, best: str) -> Bins:
-    value = VALUE_COLUMN[metric]
+def _quantile_bins(customers: DataFrame, grade_counts: dict[str, int], best: str
+                   ) -> dict[str, Bins]:
+    """Quantile bins of several metrics from one histogram of (metric, value) pairs."""
+    if not grade_counts:
+        return {}
     spark = customers.sparkSession
     parts = int(spark.conf.get("spark.sql.shuffle.partitions"))
-    histogram = (customers.groupBy(value).agg(F.count(F.lit(1)).alias("n"))
-                 .repartitionByRange(parts, value)
+    # Every metric's values as exact decimals, so one histogram holds them all.
+    pairs = F.explode(F.array(*[
+        F.struct(F.lit(m).alias("metric"), F.col(VALUE_COLUMN[m]).cast(MONETARY).alias("value"))
+        for m in grade_counts]))
+    histogram = (customers.select(pairs.alias("pair"))
+                 .groupBy("pair.metric", "pair.value").agg(F.count(F.lit(1)).alias("n"))
+                 .repartitionByRange(parts, "metric", "value")
                  .withColumn("part", F.spark_partition_id())
                  .cache())
     try:
-        # One row per range partition.
-        totals = sorted(histogram.groupBy("part").agg(F.sum("n").alias("n")).collect())
-        offsets, running = {}, 0
-        for part, count in totals:
-            offsets[part], running = running, running + count
-        customers_total = running
-        offset = F.create_map(*[F.lit(x) for pair in offsets.items() for x in pair])
-        within_part = W.partitionBy("part").orderBy(value).rowsBetween(
+        # One row per metric and range partition.
+        totals = sorted(histogram.groupBy("metric", "part").agg(F.sum("n").alias("n")).collect())
+        offsets, customers_total = {}, {}
+        for metric, part, count in totals:
+            offsets[(metric, part)] = customers_total.get(metric, 0)
+            customers_total[metric] = customers_total.get(metric, 0) + count
+        key = F.concat_ws(":", "metric", F.col("part").cast("string"))
+        offset = F.create_map(*[F.lit(x) for (metric, part), value in offsets.items()
+                                for x in (f"{metric}:{part}", value)])
+        within_part = W.partitionBy("metric", "part").orderBy("value").rowsBetween(
             W.unboundedPreceding, -1)
-        below = F.element_at(offset, F.col("part")) + F.coalesce(F.sum("n").over(within_part), F.lit(0))
-        better = below if LOWER_IS_BETTER[metric] else customers_total - below - F.col("n")
+        below = F.element_at(offset, key) + F.coalesce(F.sum("n").over(within_part), F.lit(0))
+        total = F.element_at(F.create_map(*[F.lit(x) for item in customers_total.items()
+                                            for x in item]), F.col("metric"))
+        grades = F.element_at(F.create_map(*[F.lit(x) for item in grade_counts.items()
+                                             for x in item]), F.col("metric"))
+        lower_is_better = F.col("metric").isin([m for m in grade_counts if LOWER_IS_BETTER[m]])
+        better = F.when(lower_is_better, below).otherwise(total - below - F.col("n"))
         # Exact: both operands are integers far below 2**53.
-        quantile_grade = 1 + F.floor(grades * better / customers_total)
-        rows = (histogram  # one row per grade
-                .select(value, "n", quantile_grade.cast("int").alias("grade"))
-                .groupBy("grade").agg(F.min(value).alias("low"), F.max(value).alias("high"))
+        quantile_grade = 1 + F.floor(grades * better / total)
+        rows = (histogram  # one row per metric and grade
+                .select("metric", "value", quantile_grade.cast("int").alias("grade"))
+                .groupBy("metric", "grade").agg(F.min("value").alias("low"),
+                                                F.max("value").alias("high"))
                 .collect())
     finally:
         histogram.unpersist()
+    return {metric: _bins_from_grades(metric, grades, [r for r in rows if r.metric == metric], best)
+            for metric, grades in grade_counts.items()}
+
+
+def _bins_from_grades(metric: str, grades: int, rows: list, best: str) -> Bins:
     ascending = sorted(rows, key=lambda row: row["low"])
     grade_numbers = tuple(row["grade"] if best == "lowest" else grades + 1 - row["grade"]
                           for row in ascending)
-    uppers = tuple(row["high"] for row in ascending[:-1]) + (None,)
+    exact = (lambda value: value) if metric == "monetary" else int
+    uppers = tuple(exact(row["high"]) for row in ascending[:-1]) + (None,)
     return Bins(metric, "quantile", grades, grade_numbers, uppers, "right")
 
 

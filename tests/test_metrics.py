@@ -2,6 +2,7 @@ import datetime as dt
 from decimal import Decimal
 
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 
 from rfm_spark.clean import flag_rejects
 from rfm_spark.config import Clean, Metrics
@@ -89,3 +90,23 @@ def test_a_snapshot_of_the_daily_aggregate_equals_the_direct_aggregate(spark):
                            ignore_row_order=True, ignore_nullable=True)
     c2 = direct.where("customer_id = 'c2' AND reject_reason IS NULL").first()
     assert (c2.orders, c2.days) == (2, 2)  # without order ids, an order is a day
+
+
+def test_distinct_days_across_blocks_and_centuries_equal_a_plain_distinct_count(spark):
+    from rfm_spark.metrics import BLOCK_DAYS
+    epoch = D(1970, 1, 1)
+    days = [0, 63, 64, BLOCK_DAYS - 1, BLOCK_DAYS, BLOCK_DAYS + 1, -1, -64, -65, 20000, 20000,
+            -BLOCK_DAYS - 1, 40000]
+    rows = [(f"c{i % 3}", epoch + dt.timedelta(days=d), Decimal("1.5"), None, None, None, None,
+             False) for i, d in enumerate(days)]
+    rows += [("c0", None, Decimal(1), None, None, None, None, False)]  # bad date: rejected
+    flagged = flag_rejects(spark.createDataFrame(rows, TRANSACTION_SCHEMA), Clean(), None)
+    got = aggregate_customers(flagged, has_order_id=False)
+    expected = (flagged.groupBy("customer_id", "reject_reason")
+                .agg(F.count(F.lit(1)).alias("rows"),
+                     F.sum("amount").cast("decimal(38,8)").alias("amount"),
+                     F.countDistinct("purchase_date").alias("orders"),
+                     F.countDistinct("purchase_date").alias("days"),
+                     F.min("purchase_date").alias("first_purchase_date"),
+                     F.max("purchase_date").alias("last_purchase_date")))
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
