@@ -27,14 +27,11 @@ WIDGETS = {
     "lakehouse": os.path.join(repo_root, "data", "lakehouse"),
     "database": "",
 }
-try:
-    for name, default in WIDGETS.items():
-        dbutils.widgets.text(name, default)  # noqa: F821 (defined on Databricks)
-    params = {name: dbutils.widgets.get(name) for name in WIDGETS}  # noqa: F821
-except NameError:
-    params = {name: os.environ.get(f"RFM_{name.upper()}", default)
-              for name, default in WIDGETS.items()}
-show = globals().get("display") or (lambda frame: frame.show(30, truncate=False))
+
+from rfm_spark.notebook import frame_display, widget_values
+
+params = widget_values(WIDGETS, globals())
+show = frame_display(globals())
 params
 
 # COMMAND ----------

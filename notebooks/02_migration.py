@@ -14,7 +14,6 @@
 
 import os
 import sys
-import tempfile
 
 # In a Databricks Repo (and locally) the library sits one folder up from this notebook.
 repo_root = os.path.abspath(os.path.join(os.getcwd(), "..")) if os.path.basename(
@@ -29,26 +28,12 @@ WIDGETS = {
     "to_run": "",
     "level": "group",
 }
-try:
-    for name, default in WIDGETS.items():
-        dbutils.widgets.text(name, default)  # noqa: F821 (defined on Databricks)
-    params = {name: dbutils.widgets.get(name) for name in WIDGETS}  # noqa: F821
-except NameError:
-    params = {name: os.environ.get(f"RFM_{name.upper()}", default)
-              for name, default in WIDGETS.items()}
-show = globals().get("display") or (lambda frame: frame.show(40, truncate=False))
 
+from rfm_spark.notebook import frame_display, html_display, widget_values
 
-def show_html(html: str, name: str) -> None:
-    if "displayHTML" in globals():
-        displayHTML(html)  # noqa: F821 (defined on Databricks)
-        return
-    path = os.path.join(os.environ.get("RFM_REPORT_DIR", tempfile.gettempdir()), f"{name}.html")
-    with open(path, "w", encoding="utf-8") as file:
-        file.write(html)
-    print(f"heatmap written to {path}")
-
-
+params = widget_values(WIDGETS, globals())
+show = frame_display(globals())
+show_html = html_display(globals())
 params
 
 # COMMAND ----------
