@@ -8,6 +8,7 @@ import hashlib
 import re
 import types
 import typing
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -20,6 +21,8 @@ from rfm_spark.lakehouse import DATABASE_NAME
 class ConfigError(ValueError):
     """A configuration that cannot be run; raised before any Spark work."""
 
+
+GRADED_METRICS = ("recency", "frequency", "monetary")  # age is graded when configured
 
 # Column names are validated because they end up in Spark expressions.
 _COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .-]*$")
@@ -35,6 +38,7 @@ class Columns:
     unit_price: Optional[str] = None
     store: Optional[str] = None
     country: Optional[str] = None
+    channel: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,18 +67,75 @@ class Clean:
 
 
 @dataclasses.dataclass(frozen=True)
+class ChurnPercentile:
+    """The churn period as the given percentile of the gaps between a customer's
+    consecutive purchase days, rounded up to whole days."""
+    percentile: float
+    exact: bool = True
+    accuracy: int = 10000
+
+
+# Days after which most customers do not come back: a number of days, or computed.
+ChurnPeriod = typing.Union[int, ChurnPercentile]
+
+
+@dataclasses.dataclass(frozen=True)
 class Metrics:
     as_of: Optional[dt.date] = None
-    frequency: Literal["rows", "orders", "days"] = "orders"
+    frequency: Literal["rows", "orders", "days", "rate"] = "orders"
     monetary: Literal["sum", "mean_order"] = "sum"
+    rate_interval_days: int = 21
+    churn_period: Optional[ChurnPeriod] = None  # e.g. 105, or {percentile: 95}
+
+
+# A cut point: a number (side by `closed`), `churn_period`, or text "<= x" / "< x".
+Cut = typing.Union[float, str]
+_CUT = re.compile(r"^\s*(<=|<)?\s*(churn_period|[-+]?\d+(?:\.\d+)?)\s*$")
 
 
 @dataclasses.dataclass(frozen=True)
 class MetricGrading:
-    method: Literal["quantile", "thresholds"] = "quantile"
-    grades: int = 3
-    cuts: Optional[list[float]] = None
+    method: Literal["quantile", "percentiles", "iqr", "mean", "thresholds"] = "quantile"
+    grades: Optional[int] = None        # quantile: default 3; other methods imply it
+    at: Optional[list[float]] = None    # percentiles: cut points at these percentiles
+    of: Literal["customers", "orders"] = "customers"
+    exact: bool = True                  # false: percentile_approx with `accuracy`
+    accuracy: int = 10000
+    cuts: Optional[list[Cut]] = None    # thresholds
     closed: Literal["right", "left"] = "right"
+    within: tuple[str, ...] = ()        # nested: graded within each grade of these metrics
+
+    @property
+    def grade_count(self) -> int:
+        implied = {"percentiles": len(self.at or ()) + 1, "iqr": 4, "mean": 2,
+                   "thresholds": len(self.cuts or ()) + 1}
+        return implied.get(self.method, self.grades or 3)
+
+    def parsed_cuts(self) -> list[tuple[Decimal | str, bool]]:
+        """(value or 'churn_period', inclusive) per cut; inclusive: a value equal to the
+        cut falls in the lower-value bin."""
+        parsed = []
+        for cut in self.cuts or ():
+            if isinstance(cut, (int, float)):  # Python API callers may pass ints
+                parsed.append((Decimal(repr(float(cut))), self.closed == "right"))
+                continue
+            match = _CUT.match(cut)
+            if not match:
+                raise ValueError(f"cannot read cut {cut!r}: a number, churn_period, "
+                                 "'<= x' or '< x'")
+            side, value = match.groups()
+            inclusive = self.closed == "right" if side is None else side == "<="
+            parsed.append((value if value == "churn_period" else Decimal(value), inclusive))
+        return parsed
+
+
+@dataclasses.dataclass(frozen=True)
+class Score:
+    """Weights of the grades in the per-customer score (sum of weight x grade)."""
+    recency: float = 0.0
+    frequency: float = 0.0
+    monetary: float = 0.0
+    age: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,13 +144,44 @@ class Grading:
     recency: MetricGrading = MetricGrading()
     frequency: MetricGrading = MetricGrading()
     monetary: MetricGrading = MetricGrading()
+    age: Optional[MetricGrading] = None     # tenure; graded: 4-digit codes R F M A
+    partition_by: tuple[Literal["store", "country", "channel"], ...] = ()
+    score: Optional[Score] = None
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The graded metrics in code order."""
+        return GRADED_METRICS + (("age",) if self.age is not None else ())
+
+    def of(self, metric: str) -> MetricGrading:
+        return getattr(self, metric)
 
 
 @dataclasses.dataclass(frozen=True)
 class SegmentRule:
     name: str
-    group: str
-    codes: list[str]
+    codes: tuple[str, ...] = ()
+    where: Optional[dict[str, Any]] = None
+    group: Optional[str] = None
+    id: Optional[str] = None
+    action: Optional[str] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupRule:
+    name: str
+    codes: tuple[str, ...] = ()
+    where: Optional[dict[str, Any]] = None
+    id: Optional[str] = None
+    action: Optional[str] = None
+    attributes: Optional[dict[str, typing.Union[int, str]]] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TagRule:
+    name: str
+    codes: tuple[str, ...] = ()
+    where: Optional[dict[str, Any]] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +197,9 @@ class Config:
     clean: Clean = Clean()
     metrics: Metrics = Metrics()
     grading: Grading = Grading()
-    segments: tuple[SegmentRule, ...] = ()
+    segments: Optional[tuple[SegmentRule, ...]] = None  # None: the segment is the code
+    groups: tuple[GroupRule, ...] = ()
+    tags: tuple[TagRule, ...] = ()
     output: Output = Output()
 
     def to_yaml(self) -> str:
@@ -122,7 +216,9 @@ class Config:
         """Hash of the grading and segment rules: runs with the same scheme have
         comparable grades and segments, so migrations and drift compare them."""
         plain = _plain(self)
-        return _sha256({key: plain[key] for key in ("grading", "segments")})
+        scheme = {key: plain[key] for key in ("grading", "segments", "groups", "tags")}
+        scheme["metrics"] = {k: v for k, v in plain["metrics"].items() if k != "as_of"}
+        return _sha256(scheme)
 
     def with_as_of(self, date: dt.date) -> Config:
         return dataclasses.replace(self, metrics=dataclasses.replace(self.metrics, as_of=date))
@@ -130,9 +226,6 @@ class Config:
 
 def _sha256(document: dict) -> str:
     return hashlib.sha256(yaml.safe_dump(document, sort_keys=True).encode()).hexdigest()
-
-
-GRADED_METRICS = ("recency", "frequency", "monetary")
 
 
 def load_config(paths: list[str | Path], overrides: list[str] = (),
@@ -264,11 +357,25 @@ def _coerce(value: Any, hint: Any, path: str, origin: dict[str, str]) -> Any:
 
     shape = typing.get_origin(hint)
     args = typing.get_args(hint)
+    if hint is Any:
+        return value
     if shape in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        (inner,) = [arg for arg in args if arg is not type(None)]
-        return _coerce(value, inner, path, origin)
+        inner = [arg for arg in args if arg is not type(None)]
+        if len(inner) == 1:
+            return _coerce(value, inner[0], path, origin)
+        for option in inner:  # scalars only: the first type the value fits
+            try:
+                return _coerce(value, option, path, origin)
+            except ConfigError:
+                pass
+        raise fail(" or ".join("a mapping" if dataclasses.is_dataclass(option) else
+                               f"a {getattr(option, '__name__', option)}" for option in inner))
+    if shape is dict:
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise fail("a mapping")
+        return {k: _coerce(v, args[1], f"{path}.{k}", origin) for k, v in value.items()}
     if shape is Literal:
         if value not in args:
             raise fail("one of " + ", ".join(map(str, args)))
@@ -327,33 +434,137 @@ def _check_semantics(config: Config, origin: dict[str, str]) -> None:
         raise fail("clean.lookback_days", "must be at least 1")
     if len(config.input.csv.delimiter) != 1:
         raise fail("input.csv.delimiter", "must be a single character")
-    for metric in GRADED_METRICS:
-        grading: MetricGrading = getattr(config.grading, metric)
-        path = f"grading.{metric}"
-        if not 2 <= grading.grades <= 9:
-            raise fail(f"{path}.grades", "must be between 2 and 9 (one digit per grade)")
-        if grading.method == "thresholds":
-            cuts = grading.cuts
-            if not cuts or len(cuts) != grading.grades - 1:
-                raise fail(f"{path}.cuts", f"must list {grading.grades - 1} cut points "
-                                           f"for {grading.grades} grades")
-            if list(cuts) != sorted(set(cuts)):
-                raise fail(f"{path}.cuts", "must be strictly increasing")
-        elif grading.cuts is not None:
-            raise fail(f"{path}.cuts", "is only used by method 'thresholds'")
-    if not config.segments:
-        raise fail("segments", "must define at least one segment rule")
+    _check_metrics(config, fail)
+    _check_grading(config, fail)
     try:
-        rules.check_coverage(config.segments, grade_counts(config))
+        code_table(config)
     except rules.RuleError as error:
-        raise ConfigError(f"{_where('segments', origin)}: segments: {error}") from None
+        level = str(error).partition(":")[0]
+        place = level if level in ("segments", "groups", "tags") else "segments"
+        raise ConfigError(f"{_where(place, origin)}: {error}") from None
     if config.output.database is not None and not DATABASE_NAME.fullmatch(
             config.output.database):
         raise fail("output.database", "must be `schema` or `catalog.schema` (letters, digits, _)")
 
 
+def _check_metrics(config: Config, fail) -> None:
+    metrics = config.metrics
+    if metrics.rate_interval_days < 1:
+        raise fail("metrics.rate_interval_days", "must be at least 1")
+    if metrics.frequency == "rate" and metrics.churn_period is None:
+        raise fail("metrics.churn_period", "is needed by metrics.frequency: rate")
+    churn = metrics.churn_period
+    if churn is not None:
+        if isinstance(churn, int) and churn < 1:
+            raise fail("metrics.churn_period", "must be at least 1 day")
+        if isinstance(churn, ChurnPercentile) and not 0 < churn.percentile < 100:
+            raise fail("metrics.churn_period.percentile", "must be between 0 and 100")
+        if isinstance(churn, ChurnPercentile) and churn.accuracy < 1:
+            raise fail("metrics.churn_period.accuracy", "must be at least 1")
+
+
+def _check_grading(config: Config, fail) -> None:
+    grading = config.grading
+    columns = config.input.columns
+    for role in grading.partition_by:
+        if getattr(columns, role) is None:
+            raise fail("grading.partition_by", f"names {role}, which input.columns does not map")
+    for metric in grading.metrics:
+        _check_metric_grading(config, metric, fail)
+    _check_nesting(grading, fail)
+    if grading.score is not None:
+        weights = dataclasses.asdict(grading.score)
+        if weights["age"] and grading.age is None:
+            raise fail("grading.score.age", "needs grading.age")
+        if not any(weights.values()):
+            raise fail("grading.score", "needs at least one non-zero weight")
+
+
+def _check_metric_grading(config: Config, metric: str, fail) -> None:
+    spec = config.grading.of(metric)
+    path = f"grading.{metric}"
+    used = {"at": spec.at is not None,
+            "cuts": spec.cuts is not None, "of": spec.of != "customers",
+            "exact": not spec.exact}
+    allowed = {"quantile": set(), "percentiles": {"at", "of", "exact"},
+               "iqr": {"of", "exact"}, "mean": {"of"}, "thresholds": {"cuts"}}[spec.method]
+    for key in sorted(set(k for k, on in used.items() if on) - allowed):
+        raise fail(f"{path}.{key}", f"is not used by method '{spec.method}'")
+    if spec.method == "thresholds" and not spec.cuts:
+        raise fail(f"{path}.cuts", "must list the cut points (one fewer than the grades)")
+    if spec.method == "percentiles" and not spec.at:
+        raise fail(f"{path}.at", "must list the percentiles of the cut points")
+    if not 2 <= spec.grade_count <= 9:
+        raise fail(f"{path}.grades", "must be between 2 and 9 (one digit per grade)")
+    if spec.method != "quantile" and spec.grades not in (None, spec.grade_count):
+        raise fail(f"{path}.grades", f"is {spec.grades}, but method '{spec.method}' gives "
+                                     f"{spec.grade_count} grades here (set grades: null)")
+    if spec.accuracy < 1:
+        raise fail(f"{path}.accuracy", "must be at least 1")
+    if spec.method == "percentiles":
+        if list(spec.at) != sorted(set(spec.at)) or not (
+                0 < spec.at[0] and spec.at[-1] < 100):
+            raise fail(f"{path}.at", "must list increasing percentiles between 0 and 100")
+    if spec.of == "orders" and (metric != "monetary" or spec.within):
+        raise fail(f"{path}.of", "'orders' is for monetary, not nested (within)")
+    if spec.method == "thresholds":
+        try:
+            cuts = spec.parsed_cuts()
+        except ValueError as error:
+            raise fail(f"{path}.cuts", str(error)) from None
+        churn = config.metrics.churn_period
+        if any(value == "churn_period" for value, _ in cuts):
+            if metric not in ("recency", "age") or churn is None:
+                raise fail(f"{path}.cuts", "can use churn_period only for recency or age, "
+                                           "with metrics.churn_period set")
+            if not isinstance(churn, int):  # computed: its order is checked when known
+                return
+        values = [Decimal(churn) if value == "churn_period" else value
+                  for value, _ in cuts]
+        if values != sorted(set(values)):
+            raise fail(f"{path}.cuts", "must be strictly increasing")
+
+
+def _check_nesting(grading: Grading, fail) -> None:
+    for metric in grading.metrics:
+        spec = grading.of(metric)
+        for outer in spec.within:
+            if outer not in grading.metrics or outer == metric:
+                raise fail(f"grading.{metric}.within", f"names {outer!r}, not another "
+                           f"graded metric ({', '.join(grading.metrics)})")
+        if spec.within and spec.method == "thresholds":
+            raise fail(f"grading.{metric}.within", "has no effect on fixed thresholds")
+    try:
+        grading_rounds(grading)
+    except ValueError as error:
+        raise fail("grading", str(error)) from None
+
+
+def grading_rounds(grading: Grading) -> list[tuple[str, ...]]:
+    """The graded metrics in the order nesting needs: each round only after its outer
+    metrics' rounds."""
+    pending = {metric: set(grading.of(metric).within) for metric in grading.metrics}
+    rounds: list[tuple[str, ...]] = []
+    while pending:
+        ready = tuple(m for m in grading.metrics if m in pending and not pending[m])
+        if not ready:
+            raise ValueError(f"circular 'within' between {', '.join(sorted(pending))}")
+        rounds.append(ready)
+        for metric in ready:
+            del pending[metric]
+        for outers in pending.values():
+            outers.difference_update(ready)
+    return rounds
+
+
 def grade_counts(config: Config) -> tuple[int, ...]:
-    return tuple(getattr(config.grading, metric).grades for metric in GRADED_METRICS)
+    return tuple(config.grading.of(metric).grade_count for metric in config.grading.metrics)
+
+
+def code_table(config: Config) -> dict[str, rules.CodeEntry]:
+    """Every possible code with its segment, group, attributes and tags."""
+    return rules.code_table(config.segments, config.groups, config.tags, grade_counts(config),
+                            config.grading.metrics)
 
 
 def _plain(value: Any) -> Any:

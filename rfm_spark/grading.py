@@ -1,161 +1,341 @@
-"""Grades stage: R, F and M values to grades, and the record of how each was cut.
+"""Grades stage: metric values to grades, and the record of how each was cut.
 
-Every method produces `Bins`: the grades in ascending order of the metric's value with
-each grade's upper bound. One CASE expression then grades every customer, so all
-methods share the code that applies them and the way their cut points are recorded.
+Every method ends in `Cuts`: ascending cut points, whether a value equal to a cut falls
+in the lower-value bin (`inclusive`), and each bin's grade. One rule then grades every
+customer: bin = number of cuts the value is beyond. Cuts are computed per *scope*: the
+whole population, or each partition (`grading.partition_by`) and, for nested grading
+(`within`), each grade of the outer metrics.
 
-The quantile rule, exact and tie-safe: with N customers and k grades, a customer's grade
-is 1 + floor(k * b / N), where b is the number of customers with a strictly better
-value. Equal values therefore always share a grade; a value held by many customers can
-leave a grade empty. It is computed from the histogram of values with windows
-partitioned by value range, so no task ever holds all customers.
+Methods:
+- quantile: exact and tie-safe. With N customers and k grades, a customer's grade is
+  1 + floor(k * b / N), b = customers with a strictly better value; equal values share
+  a grade, and a value held by many customers can leave a grade empty.
+- percentiles: cut points at the given percentiles, exact with linear interpolation
+  between the two nearest ranks (numpy's and pandas' default), or percentile_approx.
+- iqr: Q1, Q3 and the upper whisker Q3 + 1.5 (Q3 - Q1).
+- mean: one cut at the mean; a value equal to the mean counts as the worse grade.
+- thresholds: fixed cut points (a cut may be the churn period).
+
+Exact methods work from one histogram of (metric, scope, value) per round of metrics,
+range-partitioned, so no task ever holds all customers.
 """
 from __future__ import annotations
 
 import dataclasses
-from decimal import Decimal
+import math
+from decimal import ROUND_HALF_UP, Decimal
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import Window as W
 from pyspark.sql import functions as F
 
-from rfm_spark.config import GRADED_METRICS, Grading, MetricGrading
+from rfm_spark.config import Grading, MetricGrading, grading_rounds
 from rfm_spark.metrics import MONETARY
 
-# Lower recency is better; higher frequency and monetary are better.
-LOWER_IS_BETTER = {"recency": True, "frequency": False, "monetary": False}
-VALUE_COLUMN = {"recency": "recency_days", "frequency": "frequency", "monetary": "monetary"}
-GRADE_COLUMN = {"recency": "r_grade", "frequency": "f_grade", "monetary": "m_grade"}
+LOWER_IS_BETTER = {"recency": True, "frequency": False, "monetary": False, "age": False}
+GRADE_COLUMN = {"recency": "r_grade", "frequency": "f_grade", "monetary": "m_grade",
+                "age": "a_grade"}
+_CUT_SCALE = Decimal("0.00000001")  # MONETARY's scale
+
+
+def value_column(metric: str, frequency: str) -> str:
+    if metric == "frequency" and frequency == "rate":
+        return "frequency_rate"
+    return {"recency": "recency_days", "frequency": "frequency", "monetary": "monetary",
+            "age": "tenure_days"}[metric]
 
 
 @dataclasses.dataclass(frozen=True)
-class Bins:
-    """Grades in ascending value order; a value v is in the first bin with v <= upper
-    (closed 'right') or v < upper (closed 'left'); the last bin is open (upper None)."""
-    metric: str
+class Cuts:
+    """One metric's bins in one scope, in ascending value order."""
     method: str
-    grade_count: int
-    grades: tuple[int, ...]
-    uppers: tuple[int | Decimal | None, ...]  # exact, so v <= upper compares exactly
-    closed: str
+    uppers: tuple[Decimal, ...]
+    inclusive: tuple[bool, ...]
+    grades: tuple[int, ...]          # one per bin: len(uppers) + 1
 
     @property
-    def cut_points(self) -> list[float]:
-        return [float(upper) for upper in self.uppers if upper is not None]
-
-    def grade_of(self, value: Column) -> Column:
-        below = (lambda upper: value <= upper) if self.closed == "right" else (
-            lambda upper: value < upper)
-        grade = F.lit(self.grades[-1])
-        for grade_number, upper in reversed(list(zip(self.grades[:-1], self.uppers[:-1]))):
-            grade = F.when(below(F.lit(upper)), F.lit(grade_number)).otherwise(grade)
-        return grade
+    def closed(self) -> str:
+        sides = ["right" if inclusive else "left" for inclusive in self.inclusive]
+        return sides[0] if len(set(sides)) == 1 else ",".join(sides)
 
 
-def apply_grades(customers: DataFrame, bins: dict[str, Bins]) -> DataFrame:
-    """Adds r_grade, f_grade and m_grade."""
-    return customers.select(
-        "*", *[bins[m].grade_of(F.col(VALUE_COLUMN[m])).alias(GRADE_COLUMN[m])
-               for m in GRADED_METRICS])
+@dataclasses.dataclass(frozen=True)
+class GradingPlan:
+    """What grading needs besides the customers: the config, the value columns, the
+    scope columns (partitions) and the churn period, when known."""
+    grading: Grading
+    frequency: str
+    partition_by: tuple[str, ...] = ()
+    churn_days: int | None = None
+
+    def value(self, metric: str) -> Column:
+        return F.col(value_column(metric, self.frequency)).cast(MONETARY)
+
+    def scope(self, metric: str) -> Column:
+        """Text naming the population a customer is graded in, e.g. `store=3, r_grade=1`;
+        empty for the whole population."""
+        spec = self.grading.of(metric)
+        if spec.method == "thresholds":
+            return F.lit("")
+        keys = list(self.partition_by) + [GRADE_COLUMN[m] for m in spec.within]
+        if not keys:
+            return F.lit("")
+        return F.concat_ws(", ", *[F.concat(F.lit(f"{key}="), F.coalesce(
+            F.col(key).cast("string"), F.lit("(null)"))) for key in keys])
 
 
-def metric_bins(customers: DataFrame, grading: Grading) -> dict[str, Bins]:
-    """The bins of each graded metric; all quantile metrics share one small Spark job."""
-    specs = {metric: getattr(grading, metric) for metric in GRADED_METRICS}
-    quantiles = _quantile_bins(customers, {metric: spec.grades for metric, spec in specs.items()
-                                           if spec.method == "quantile"}, grading.best)
-    return {metric: quantiles[metric] if spec.method == "quantile"
-            else _threshold_bins(metric, spec, grading.best)
-            for metric, spec in specs.items()}
+def grade(customers: DataFrame, plan: GradingPlan, orders: DataFrame | None = None
+          ) -> tuple[DataFrame, dict[tuple[str, str], Cuts]]:
+    """Adds a grade column per graded metric; returns the cuts used per (metric, scope).
+    `orders` (scope columns + `amount`) is the population of `of: orders`."""
+    all_cuts: dict[tuple[str, str], Cuts] = {}
+    for round_metrics in grading_rounds(plan.grading):
+        cuts = _round_cuts(customers, plan, round_metrics, orders)
+        all_cuts.update(cuts)
+        for metric in round_metrics:
+            customers = _apply(customers, plan, metric,
+                               {scope: c for (m, scope), c in cuts.items() if m == metric})
+    return customers, all_cuts
 
 
-def _threshold_bins(metric: str, spec: MetricGrading, best: str) -> Bins:
-    positions = range(spec.grades)
-    grades = [_grade_number(i, spec.grades, LOWER_IS_BETTER[metric], best) for i in positions]
-    # Decimal of the text of the number: the cut 0.1 is 0.1, not the nearest double.
-    cuts = tuple(Decimal(repr(cut)) for cut in spec.cuts)
-    return Bins(metric, "thresholds", spec.grades, tuple(grades), cuts + (None,), spec.closed)
+def _apply(customers: DataFrame, plan: GradingPlan, metric: str, cuts: dict[str, Cuts]
+           ) -> DataFrame:
+    value, column = plan.value(metric), GRADE_COLUMN[metric]
+    if set(cuts) == {""}:  # one scope: literal comparisons, no join
+        return customers.withColumn(column, _case(value, cuts[""]))
+    table = customers.sparkSession.createDataFrame(
+        [(scope, list(c.uppers), list(c.inclusive), list(c.grades)) for scope, c in cuts.items()],
+        "cut_scope string, uppers array<decimal(38,8)>, inclusive array<boolean>, "
+        "grades array<int>")
+    beyond = F.filter(F.arrays_zip("uppers", "inclusive"), lambda cut: (value > cut["uppers"]) | (
+        (value == cut["uppers"]) & ~cut["inclusive"]))
+    return (customers.withColumn("cut_scope", plan.scope(metric))
+            .join(F.broadcast(table), "cut_scope", "left")  # every scope has cuts
+            .withColumn(column, F.element_at("grades", F.size(beyond) + 1))
+            .drop("cut_scope", "uppers", "inclusive", "grades"))
+
+
+def _case(value: Column, cuts: Cuts) -> Column:
+    graded = F.lit(cuts.grades[-1])
+    for upper, inclusive, grade_number in reversed(list(zip(cuts.uppers, cuts.inclusive,
+                                                             cuts.grades))):
+        below = value <= F.lit(upper) if inclusive else value < F.lit(upper)
+        graded = F.when(below, F.lit(grade_number)).otherwise(graded)
+    return graded
+
+
+def _round_cuts(customers: DataFrame, plan: GradingPlan, metrics: tuple[str, ...],
+                orders: DataFrame | None) -> dict[tuple[str, str], Cuts]:
+    specs = {m: plan.grading.of(m) for m in metrics}
+
+    def population(metric: str) -> DataFrame:
+        if specs[metric].of == "orders":
+            return orders.select(plan.scope(metric).alias("scope"),
+                                 F.col("amount").cast(MONETARY).alias("value"))
+        return customers.select(plan.scope(metric).alias("scope"),
+                                plan.value(metric).alias("value"))
+
+    exact = [m for m, s in specs.items()
+             if s.method == "quantile" or (s.method in ("percentiles", "iqr") and s.exact)]
+    ranked = _Ranked.of(_pairs(customers, orders, plan, exact)) if exact else None
+    cuts: dict[tuple[str, str], Cuts] = {}
+    try:
+        for metric, spec in specs.items():
+            if spec.method == "thresholds":
+                cuts[(metric, "")] = _threshold_cuts(metric, spec, plan)
+            elif spec.method == "quantile":
+                cuts.update(ranked.quantile_cuts(metric, spec.grade_count, plan.grading.best))
+            else:
+                levels = _levels(spec)
+                values = (ranked.percentiles(metric, levels) if metric in exact
+                          else _aggregate_cuts(population(metric), spec, levels))
+                cuts.update({(metric, scope): _cut_points(metric, spec, points, plan.grading.best)
+                             for scope, points in values.items()})
+    finally:
+        if ranked is not None:
+            ranked.release()
+    return cuts
+
+
+def _levels(spec: MetricGrading) -> list[Decimal]:
+    """The percentile levels (0..1) a method needs."""
+    if spec.method == "iqr":
+        return [Decimal("0.25"), Decimal("0.75")]
+    if spec.method == "percentiles":
+        return [Decimal(repr(p)) / 100 for p in spec.at]
+    return []
+
+
+def _aggregate_cuts(population: DataFrame, spec: MetricGrading, levels: list[Decimal]
+                    ) -> dict[str, list[Decimal]]:
+    """Per scope: approximate percentiles, or the mean. One row per scope is collected."""
+    if spec.method == "mean":
+        points = F.array(F.avg("value").cast(MONETARY))
+    else:
+        points = F.percentile_approx("value", [float(level) for level in levels], spec.accuracy)
+    rows = population.groupBy("scope").agg(points.alias("points")).collect()
+    return {row["scope"]: list(row["points"]) for row in rows}
+
+
+def _cut_points(metric: str, spec: MetricGrading, points: list[Decimal], best: str) -> Cuts:
+    if spec.method == "iqr":
+        q1, q3 = points
+        points = [q1, q3, (q3 + (q3 - q1) * Decimal("1.5")).quantize(_CUT_SCALE, ROUND_HALF_UP)]
+    # A value equal to the mean is the worse grade; percentile cuts are closed right.
+    inclusive = not LOWER_IS_BETTER[metric] if spec.method == "mean" else True
+    return _fixed_cuts(metric, spec.method, points, [inclusive] * len(points), best)
+
+
+def _threshold_cuts(metric: str, spec: MetricGrading, plan: GradingPlan) -> Cuts:
+    parsed = spec.parsed_cuts()
+    values = [Decimal(plan.churn_days) if value == "churn_period" else value
+              for value, _ in parsed]
+    if values != sorted(set(values)):
+        raise ValueError(f"grading.{metric}.cuts {values} are not strictly increasing "
+                         f"with the churn period of {plan.churn_days} days")
+    return _fixed_cuts(metric, "thresholds", values, [inclusive for _, inclusive in parsed],
+                       plan.grading.best)
+
+
+def _fixed_cuts(metric: str, method: str, uppers: list[Decimal], inclusive: list[bool],
+                best: str) -> Cuts:
+    count = len(uppers) + 1
+    grades = tuple(_grade_number(position, count, LOWER_IS_BETTER[metric], best)
+                   for position in range(count))
+    return Cuts(method, tuple(uppers), tuple(inclusive), grades)
 
 
 def _grade_number(position: int, grades: int, lower_is_better: bool, best: str) -> int:
     """Grade of the bin at `position` (0 = lowest values), with 1 = best unless best=highest."""
-    grade = position + 1 if lower_is_better else grades - position
-    return grade if best == "lowest" else grades + 1 - grade
+    grade_number = position + 1 if lower_is_better else grades - position
+    return grade_number if best == "lowest" else grades + 1 - grade_number
 
 
-def _quantile_bins(customers: DataFrame, grade_counts: dict[str, int], best: str
-                   ) -> dict[str, Bins]:
-    """Quantile bins of several metrics from one histogram of (metric, value) pairs."""
-    if not grade_counts:
-        return {}
-    spark = customers.sparkSession
-    parts = int(spark.conf.get("spark.sql.shuffle.partitions"))
-    # Every metric's values as exact decimals, so one histogram holds them all.
-    pairs = F.explode(F.array(*[
-        F.struct(F.lit(m).alias("metric"), F.col(VALUE_COLUMN[m]).cast(MONETARY).alias("value"))
-        for m in grade_counts]))
-    histogram = (customers.select(pairs.alias("pair"))
-                 .groupBy("pair.metric", "pair.value").agg(F.count(F.lit(1)).alias("n"))
-                 .repartitionByRange(parts, "metric", "value")
-                 .withColumn("part", F.spark_partition_id())
-                 .cache())
-    try:
-        # One row per metric and range partition.
-        totals = sorted(histogram.groupBy("metric", "part").agg(F.sum("n").alias("n")).collect())
-        offsets, customers_total = {}, {}
-        for metric, part, count in totals:
-            offsets[(metric, part)] = customers_total.get(metric, 0)
-            customers_total[metric] = customers_total.get(metric, 0) + count
-        key = F.concat_ws(":", "metric", F.col("part").cast("string"))
-        offset = F.create_map(*[F.lit(x) for (metric, part), value in offsets.items()
-                                for x in (f"{metric}:{part}", value)])
-        within_part = W.partitionBy("metric", "part").orderBy("value").rowsBetween(
+def _pairs(customers: DataFrame, orders: DataFrame | None, plan: GradingPlan,
+           metrics: list[str]) -> DataFrame:
+    """(metric, scope, value) of every metric's population: one pass over the customers
+    for all the metrics cut from them, plus the orders for `of: orders`."""
+    def pair(metric: str, value: Column) -> Column:
+        return F.struct(F.lit(metric).alias("metric"), plan.scope(metric).alias("scope"),
+                        value.cast(MONETARY).alias("value"))
+
+    by_customer = [m for m in metrics if plan.grading.of(m).of == "customers"]
+    frames = [customers.select(F.explode(F.array(*[pair(m, plan.value(m)) for m in by_customer]))
+                               .alias("pair")).select("pair.*")] if by_customer else []
+    if len(by_customer) < len(metrics):  # monetary cut from the orders
+        frames.append(orders.select(pair("monetary", F.col("amount")).alias("pair"))
+                      .select("pair.*"))
+    return frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])
+
+
+class _Ranked:
+    """A cached histogram of (metric, scope, value) with each value's count `n`, the
+    number of smaller values `below` and the size of its series `total`."""
+
+    def __init__(self, histogram: DataFrame, cached: DataFrame,
+                 totals: dict[tuple[str, str], int]):
+        self.histogram, self._cached, self.totals = histogram, cached, totals
+
+    @classmethod
+    def of(cls, pairs: DataFrame) -> _Ranked:
+        spark = pairs.sparkSession
+        parts = _shuffle_partitions(spark)
+        histogram = (pairs.groupBy("metric", "scope", "value").agg(F.count(F.lit(1)).alias("n"))
+                     .repartitionByRange(parts, "metric", "scope", "value")
+                     .withColumn("part", F.spark_partition_id())
+                     .cache())
+        # One row per series and range partition: a series spans few partitions.
+        sizes = sorted(histogram.groupBy("metric", "scope", "part")
+                       .agg(F.sum("n").alias("n")).collect())
+        offsets, totals = {}, {}
+        for metric, scope, part, count in sizes:
+            offsets[f"{metric}\x01{scope}\x01{part}"] = totals.get((metric, scope), 0)
+            totals[(metric, scope)] = totals.get((metric, scope), 0) + count
+        key = F.concat_ws("\x01", "metric", "scope", F.col("part").cast("string"))
+        offset = F.create_map(*[F.lit(x) for item in offsets.items() for x in item])
+        within_part = W.partitionBy("metric", "scope", "part").orderBy("value").rowsBetween(
             W.unboundedPreceding, -1)
         below = F.element_at(offset, key) + F.coalesce(F.sum("n").over(within_part), F.lit(0))
-        total = F.element_at(F.create_map(*[F.lit(x) for item in customers_total.items()
-                                            for x in item]), F.col("metric"))
-        grades = F.element_at(F.create_map(*[F.lit(x) for item in grade_counts.items()
-                                             for x in item]), F.col("metric"))
-        lower_is_better = F.col("metric").isin([m for m in grade_counts if LOWER_IS_BETTER[m]])
-        better = F.when(lower_is_better, below).otherwise(total - below - F.col("n"))
+        total = F.element_at(F.create_map(*[F.lit(x) for (m, s), n in totals.items()
+                                            for x in (f"{m}\x01{s}", n)]),
+                             F.concat_ws("\x01", "metric", "scope"))
+        ranked = histogram.select("metric", "scope", "value", "n", below.alias("below"),
+                                  total.alias("total"))
+        return cls(ranked, histogram, totals)
+
+    def release(self) -> None:
+        self._cached.unpersist()
+
+    def quantile_cuts(self, metric: str, grades: int, best: str) -> dict[tuple[str, str], Cuts]:
+        lower_is_better = LOWER_IS_BETTER[metric]
+        better = (F.col("below") if lower_is_better
+                  else F.col("total") - F.col("below") - F.col("n"))
         # Exact: both operands are integers far below 2**53.
-        quantile_grade = 1 + F.floor(grades * better / total)
-        rows = (histogram  # one row per metric and grade
-                .select("metric", "value", quantile_grade.cast("int").alias("grade"))
-                .groupBy("metric", "grade").agg(F.min("value").alias("low"),
-                                                F.max("value").alias("high"))
+        grade_number = (1 + F.floor(F.lit(grades) * better / F.col("total"))).cast("int")
+        rows = (self.histogram.where(F.col("metric") == metric)  # one row per scope and grade
+                .groupBy("scope", grade_number.alias("grade"))
+                .agg(F.max("value").alias("high"))
                 .collect())
-    finally:
-        histogram.unpersist()
-    return {metric: _bins_from_grades(metric, grades, [r for r in rows if r.metric == metric], best)
-            for metric, grades in grade_counts.items()}
+        cuts = {}
+        for scope in {row["scope"] for row in rows}:
+            ascending = sorted((r for r in rows if r["scope"] == scope), key=lambda r: r["high"])
+            numbers = tuple(r["grade"] if best == "lowest" else grades + 1 - r["grade"]
+                            for r in ascending)
+            uppers = tuple(r["high"] for r in ascending[:-1])
+            cuts[(metric, scope)] = Cuts("quantile", uppers, (True,) * len(uppers), numbers)
+        return cuts
+
+    def percentiles(self, metric: str, levels: list[Decimal]) -> dict[str, list[Decimal]]:
+        """Exact percentiles per scope: at level p the rank h = p (N - 1) (0-based), between
+        the values at ranks floor(h) and ceil(h), interpolated linearly."""
+        spark = self.histogram.sparkSession
+        wanted = {}
+        for (m, scope), total in self.totals.items():
+            if m != metric:
+                continue
+            for level in levels:
+                rank = level * (total - 1)
+                wanted[(scope, level)] = (rank, math.floor(rank), math.ceil(rank))
+        ranks = spark.createDataFrame(
+            sorted({(scope, r) for (scope, _), (_, low, high) in wanted.items()
+                    for r in (low, high)}), "scope string, rank long")
+        holds = ((F.col("below") <= F.col("rank")) & (F.col("rank") < F.col("below") + F.col("n")))
+        rows = (self.histogram.where(F.col("metric") == metric)
+                .join(F.broadcast(ranks), "scope").where(holds)
+                .select("scope", "rank", "value").collect())  # two rows per scope and level
+        value_at = {(row["scope"], row["rank"]): row["value"] for row in rows}
+        points: dict[str, list[Decimal]] = {}
+        for (scope, level), (rank, low, high) in sorted(wanted.items()):
+            low_value, high_value = value_at[(scope, low)], value_at[(scope, high)]
+            point = low_value + (rank - low) * (high_value - low_value)
+            points.setdefault(scope, []).append(point.quantize(_CUT_SCALE, ROUND_HALF_UP))
+        return points
 
 
-def _bins_from_grades(metric: str, grades: int, rows: list, best: str) -> Bins:
-    ascending = sorted(rows, key=lambda row: row["low"])
-    grade_numbers = tuple(row["grade"] if best == "lowest" else grades + 1 - row["grade"]
-                          for row in ascending)
-    exact = (lambda value: value) if metric == "monetary" else int
-    uppers = tuple(exact(row["high"]) for row in ascending[:-1]) + (None,)
-    return Bins(metric, "quantile", grades, grade_numbers, uppers, "right")
+def _shuffle_partitions(spark) -> int:
+    setting = spark.conf.get("spark.sql.shuffle.partitions")
+    return int(setting) if setting.isdigit() else spark.sparkContext.defaultParallelism
 
 
-def thresholds_table(graded: DataFrame, bins: dict[str, Bins]) -> DataFrame:
-    """Per metric and grade: the values it holds, its customers and the cut points used."""
+def thresholds_table(graded: DataFrame, plan: GradingPlan,
+                     cuts: dict[tuple[str, str], Cuts]) -> DataFrame:
+    """Per metric, scope and grade: the values it holds, its customers and the cut points."""
     entries = F.explode(F.array(*[
-        F.struct(F.lit(m).alias("metric"), F.col(GRADE_COLUMN[m]).alias("grade"),
-                 F.col(VALUE_COLUMN[m]).cast("double").alias("value"))
-        for m in GRADED_METRICS]))
+        F.struct(F.lit(m).alias("metric"), plan.scope(m).alias("scope"),
+                 F.col(GRADE_COLUMN[m]).alias("grade"),
+                 plan.value(m).cast("double").alias("value"))
+        for m in plan.grading.metrics]))
     observed = (graded.select(entries.alias("entry")).select("entry.*")
-                .groupBy("metric", "grade")
+                .groupBy("metric", "scope", "grade")
                 .agg(F.min("value").alias("min_value"), F.max("value").alias("max_value"),
                      F.count(F.lit(1)).alias("customers")))
-    spark = graded.sparkSession
-    recorded = spark.createDataFrame(
-        [(b.metric, b.method, grade, b.closed, b.cut_points)
-         for b in bins.values() for grade in range(1, b.grade_count + 1)],
-        "metric string, method string, grade int, closed string, cut_points array<double>")
-    return (recorded.join(observed, ["metric", "grade"], "left")
+    recorded = graded.sparkSession.createDataFrame(
+        [(metric, scope, c.method, grade_number, c.closed, [float(u) for u in c.uppers])
+         for (metric, scope), c in sorted(cuts.items()) for grade_number in range(
+             1, plan.grading.of(metric).grade_count + 1)],
+        "metric string, scope string, method string, grade int, closed string, "
+        "cut_points array<double>")
+    return (recorded.join(observed, ["metric", "scope", "grade"], "left")
             .select("metric", "method", "grade", "min_value", "max_value",
                     F.coalesce("customers", F.lit(0)).alias("customers"),
-                    "cut_points", "closed"))
+                    "cut_points", "closed", "scope"))

@@ -31,7 +31,8 @@ RUNS_SCHEMA = (
     "finished_at timestamp, config string, config_sha256 string, input_path string, "
     "input_format string, input_rows long, valid_rows long, dropped_rows long, "
     "dropped_by_reason map<string,long>, customers long, product_version string, "
-    "spark_version string, delta_version string, error string, scheme_sha256 string"
+    "spark_version string, delta_version string, error string, scheme_sha256 string, "
+    "churn_period_days int"
 )
 
 

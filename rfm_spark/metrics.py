@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import Window as W
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from rfm_spark.clean import flag_as_of
-from rfm_spark.config import Clean, Metrics
+from rfm_spark.config import ChurnPercentile, Clean, Metrics
 
 MONETARY = T.DecimalType(38, 8)
 
@@ -29,8 +30,10 @@ WORDS = 8
 BLOCK_DAYS = 64 * WORDS
 
 
-def aggregate_customers(flagged: DataFrame, has_order_id: bool) -> DataFrame:
-    """Per (customer_id, reject_reason): rows, amount, orders, days, first and last date.
+def aggregate_customers(flagged: DataFrame, has_order_id: bool,
+                        partition_by: tuple[str, ...] = ()) -> DataFrame:
+    """Per (customer_id, partition columns, reject_reason): rows, amount, orders, days,
+    first and last date.
 
     Without an order id (an order is a day), the rows are first aggregated per customer,
     reason and block of BLOCK_DAYS days, with a bitmap of the days bought on; a second,
@@ -41,7 +44,7 @@ def aggregate_customers(flagged: DataFrame, has_order_id: bool) -> DataFrame:
         days = F.size(F.collect_set("purchase_date"))
         orders = F.size(F.collect_set(F.coalesce(F.col("order_id"), _day_key())))
         return (flagged
-                .groupBy("customer_id", "reject_reason")
+                .groupBy("customer_id", *partition_by, "reject_reason")
                 .agg(F.count(F.lit(1)).alias("rows"),
                      F.sum("amount").cast(MONETARY).alias("amount"),
                      orders.cast("long").alias("orders"),
@@ -60,12 +63,12 @@ def aggregate_customers(flagged: DataFrame, has_order_id: bool) -> DataFrame:
     return (
         flagged
         .withColumn("day_in_block", day_in_block)
-        .groupBy("customer_id", "reject_reason",
+        .groupBy("customer_id", *partition_by, "reject_reason",
                  F.floor(day_number / BLOCK_DAYS).alias("block"))  # NULL for bad dates
         .agg(F.count(F.lit(1)).alias("rows"), F.sum("amount").alias("amount"), *words,
              F.min("purchase_date").alias("first_purchase_date"),
              F.max("purchase_date").alias("last_purchase_date"))
-        .groupBy("customer_id", "reject_reason")
+        .groupBy("customer_id", *partition_by, "reject_reason")
         .agg(F.sum("rows").alias("rows"),
              F.sum("amount").cast(MONETARY).alias("amount"),
              F.sum(days).cast("long").alias("orders"),
@@ -75,17 +78,20 @@ def aggregate_customers(flagged: DataFrame, has_order_id: bool) -> DataFrame:
     )
 
 
-def aggregate_daily(flagged: DataFrame, has_order_id: bool) -> DataFrame:
-    """Per (customer_id, purchase_date, reject_reason): rows, amount and, when an order
-    id is mapped, the set of that day's order keys. Flag without an as-of date."""
+def aggregate_daily(flagged: DataFrame, has_order_id: bool,
+                    partition_by: tuple[str, ...] = ()) -> DataFrame:
+    """Per (customer_id, partition columns, purchase_date, reject_reason): rows, amount
+    and, when an order id is mapped, the set of that day's order keys. Flag without an
+    as-of date."""
     order_keys = ([F.collect_set(F.coalesce(F.col("order_id"), _day_key())).alias("order_keys")]
                   if has_order_id else [])
     return (flagged
-            .groupBy("customer_id", "purchase_date", "reject_reason")
+            .groupBy("customer_id", *partition_by, "purchase_date", "reject_reason")
             .agg(F.count(F.lit(1)).alias("rows"), F.sum("amount").alias("amount"), *order_keys))
 
 
-def snapshot_aggregate(daily: DataFrame, as_of: dt.date, policy: Clean) -> DataFrame:
+def snapshot_aggregate(daily: DataFrame, as_of: dt.date, policy: Clean,
+                       partition_by: tuple[str, ...] = ()) -> DataFrame:
     """`aggregate_customers` as of one date, from `aggregate_daily` rows.
 
     `days` and `orders` are exact for the used rows (NULL reason), the only ones they
@@ -98,7 +104,7 @@ def snapshot_aggregate(daily: DataFrame, as_of: dt.date, policy: Clean) -> DataF
     return (
         daily
         .transform(flag_as_of, policy, as_of)
-        .groupBy("customer_id", "reject_reason")
+        .groupBy("customer_id", *partition_by, "reject_reason")
         .agg(F.sum("rows").alias("rows"),
              F.sum("amount").cast(MONETARY).alias("amount"),
              orders.cast("long").alias("orders"),
@@ -119,22 +125,77 @@ def reject_counts(aggregate: DataFrame) -> DataFrame:
             .agg(F.sum("rows").alias("rows"), F.sum("amount").alias("amount")))
 
 
-def customer_metrics(aggregate: DataFrame, as_of: dt.date, options: Metrics) -> DataFrame:
-    """One row per customer with the used rows' metrics."""
-    frequency = {"rows": F.col("rows"), "orders": F.col("orders"), "days": F.col("days")}
+def customer_metrics(aggregate: DataFrame, as_of: dt.date, options: Metrics,
+                     churn_days: int | None = None, partition_by: tuple[str, ...] = ()
+                     ) -> DataFrame:
+    """One row per customer (and partition) with the used rows' metrics."""
+    frequency = {"rows": F.col("rows"), "orders": F.col("orders"), "days": F.col("days"),
+                 "rate": F.col("orders")}
     monetary = {"sum": F.col("amount"), "mean_order": F.col("amount") / F.col("orders")}
     # DECIMAL(38, 8): exact sums; a mean is rounded half up to 8 decimals.
     as_of_date = F.lit(as_of)
+    rate = (purchase_rate(options.rate_interval_days, churn_days, as_of)
+            if options.frequency == "rate" else F.lit(None).cast(MONETARY))
     return (
         aggregate
         .where(F.col("reject_reason").isNull())
         .select(
             "customer_id",
+            *partition_by,
             "first_purchase_date",
             "last_purchase_date",
             F.datediff(as_of_date, "last_purchase_date").alias("recency_days"),
             F.datediff(as_of_date, "first_purchase_date").alias("tenure_days"),
             frequency[options.frequency].cast("long").alias("frequency"),
+            rate.alias("frequency_rate"),
             monetary[options.monetary].cast(MONETARY).alias("monetary"),
         )
     )
+
+
+def purchase_rate(interval_days: int, churn_days: int, as_of: dt.date) -> Column:
+    """Orders per `interval_days` over the activity period (source 001):
+        rate = orders * interval / activity_days, where activity_days is
+          interval, when the first purchase is at most one interval before the as-of date;
+          min(last purchase + churn period, as-of date) - first purchase, otherwise.
+    The second case is always longer than an interval, so no division by zero."""
+    as_of_date = F.lit(as_of)
+    since_first = F.datediff(as_of_date, "first_purchase_date")
+    active_until = F.least(F.date_add("last_purchase_date", churn_days), as_of_date)
+    activity_days = F.when(since_first <= interval_days, F.lit(interval_days)).otherwise(
+        F.datediff(active_until, "first_purchase_date"))
+    numerator = (F.col("orders") * interval_days).cast(T.DecimalType(20, 0))
+    return (numerator / activity_days.cast(T.DecimalType(10, 0))).cast(MONETARY)
+
+
+def used_rows(flagged: DataFrame) -> DataFrame:
+    return flagged.where(F.col("reject_reason").isNull())
+
+
+def churn_period_days(used: DataFrame, spec: int | ChurnPercentile) -> int:
+    """The churn period in whole days: fixed, or the given percentile of the gaps (days)
+    between each customer's consecutive purchase days, rounded up. `used`: rows with a
+    customer_id and purchase_date."""
+    if isinstance(spec, int):
+        return spec
+    previous = F.lag("purchase_date").over(W.partitionBy("customer_id").orderBy("purchase_date"))
+    gaps = (used.select("customer_id", "purchase_date").distinct()
+            .select(F.datediff("purchase_date", previous).alias("gap"))
+            .where(F.col("gap").isNotNull()))
+    level = spec.percentile / 100
+    # Exact percentile of whole days: interpolation gives at most a few decimals, and
+    # rounding to 6 of them drops the double's noise before rounding up.
+    point = (F.ceil(F.round(F.percentile("gap", level), 6)) if spec.exact
+             else F.percentile_approx("gap", level, spec.accuracy))
+    days = gaps.agg(point.cast("int")).first()[0]
+    if days is None:
+        raise ValueError("churn period: no customer bought on two different days")
+    return max(days, 1)
+
+
+def order_amounts(used: DataFrame, has_order_id: bool, partition_by: tuple[str, ...] = ()
+                  ) -> DataFrame:
+    """The amount of each order (cheque): the population of `grading.monetary.of: orders`."""
+    order = F.coalesce(F.col("order_id"), _day_key()) if has_order_id else _day_key()
+    return (used.groupBy("customer_id", *partition_by, order.alias("order_key"))
+            .agg(F.sum("amount").alias("amount")))

@@ -12,23 +12,27 @@ from pyspark.sql import functions as F
 
 import rfm_spark
 from rfm_spark import lakehouse as lh
-from rfm_spark.clean import flag_rejects
-from rfm_spark.config import Clean, Config, grade_counts
-from rfm_spark.grading import apply_grades, metric_bins, thresholds_table
+from rfm_spark.clean import flag_as_of, flag_rejects
+from rfm_spark.config import Clean, Config, code_table
+from rfm_spark.grading import GRADE_COLUMN, GradingPlan, grade, thresholds_table
 from rfm_spark.logs import stage
-from rfm_spark.metrics import (aggregate_customers, aggregate_daily, customer_metrics,
-                               reject_counts, snapshot_aggregate)
+from rfm_spark.metrics import (aggregate_customers, aggregate_daily, churn_period_days,
+                               customer_metrics, order_amounts, reject_counts,
+                               snapshot_aggregate, used_rows)
 from rfm_spark.migration import transitions
 from rfm_spark.read import InputError, read_source, select_roles, to_transactions
-from rfm_spark.segments import assign_segments, code_frame, segment_summary
+from rfm_spark.segments import assign_segments, code_frame, level_columns, segment_summary
 
 log = logging.getLogger(__name__)
 
-CUSTOMER_COLUMNS = (
-    "run_id", "as_of_date", "customer_id", "first_purchase_date", "last_purchase_date",
-    "recency_days", "tenure_days", "frequency", "monetary", "r_grade", "f_grade", "m_grade",
-    "segment_code", "segment", "group",
-)
+
+
+def customer_columns(config: Config, levels: tuple[str, ...]) -> tuple[str, ...]:
+    """rfm_customers' columns: the schema contract of a run's customers."""
+    return ("run_id", "as_of_date", "customer_id", *config.grading.partition_by,
+            "first_purchase_date", "last_purchase_date", "recency_days", "tenure_days",
+            "frequency", "frequency_rate", "monetary", "r_grade", "f_grade", "m_grade",
+            "a_grade", "segment_code", *levels, "tags", "score")
 
 
 @dataclasses.dataclass
@@ -59,9 +63,10 @@ def run_segmentation(spark: SparkSession, config: Config, source: str | DataFram
     if as_of is None and config.clean.lookback_days is not None:
         as_of = _last_valid_date(transactions, config.clean)  # the lookback needs it first
     flagged = flag_rejects(transactions, config.clean, as_of)
-    aggregate = aggregate_customers(flagged, config.input.columns.order_id is not None)
+    partition_by = config.grading.partition_by
+    aggregate = aggregate_customers(flagged, _has_order_id(config), partition_by)
     return _segment(spark, config, aggregate, as_of, source, run_id=run_id, write=write,
-                    started_at=started_at)
+                    started_at=started_at, used=used_rows(flagged))
 
 
 def run_backfill(spark: SparkSession, config: Config, as_of_dates: list[dt.date],
@@ -72,19 +77,24 @@ def run_backfill(spark: SparkSession, config: Config, as_of_dates: list[dt.date]
     date's run starts from that much smaller table. The results' frames are not cached."""
     if not as_of_dates:
         raise ValueError("no as-of dates to backfill")
+    if config.grading.monetary.of == "orders" and _has_order_id(config):
+        raise ValueError("backfill keeps amounts per customer and day, not per order id: "
+                         "grading.monetary.of: orders needs an order to be a day here")
     source = _source(config, source)
     transactions = _read(spark, config, source)
     with stage("clean + aggregate per customer and day") as counts:
         flagged = flag_rejects(transactions, config.clean, None)
-        daily = aggregate_daily(flagged, config.input.columns.order_id is not None)
+        daily = aggregate_daily(flagged, _has_order_id(config), config.grading.partition_by)
         daily = daily.persist(StorageLevel.MEMORY_AND_DISK)
         counts["customer_days"] = daily.count()
     results = []
     try:
         for as_of in sorted(set(as_of_dates)):
-            aggregate = snapshot_aggregate(daily, as_of, config.clean)
+            aggregate = snapshot_aggregate(daily, as_of, config.clean,
+                                           config.grading.partition_by)
+            used = used_rows(flag_as_of(daily, config.clean, as_of))
             result = _segment(spark, config.with_as_of(as_of), aggregate, as_of, source,
-                              run_id=None, write=write, started_at=lh.utc_now())
+                              run_id=None, write=write, started_at=lh.utc_now(), used=used)
             result.customers.unpersist()
             results.append(result)
     finally:
@@ -119,8 +129,10 @@ def migrate(spark: SparkSession, lakehouse: lh.Lakehouse, from_run_id: str, to_r
 
 def _segment(spark: SparkSession, config: Config, aggregate: DataFrame, as_of: dt.date | None,
              source: str | DataFrame, *, run_id: str | None, write: bool,
-             started_at: dt.datetime) -> RunResult:
-    """From per-customer aggregates (`aggregate_customers` rows) to a written run."""
+             started_at: dt.datetime, used: DataFrame) -> RunResult:
+    """From per-customer aggregates (`aggregate_customers` rows) to a written run; `used`
+    holds the used transactions (or customer days), read only for the churn period and
+    for order amounts when the config needs them."""
     target = _lakehouse(config) if write else None
     with stage("clean + aggregate") as counts:
         aggregate = aggregate.cache()
@@ -141,18 +153,34 @@ def _segment(spark: SparkSession, config: Config, aggregate: DataFrame, as_of: d
     run_id = run_id or f"{as_of.isoformat()}_{config.sha256[:8]}"
     log.info("run %s, as of %s", run_id, as_of)
 
+    partition_by = config.grading.partition_by
+    churn_days = None
+    if config.metrics.churn_period is not None:
+        with stage("churn period") as counts:
+            churn_days = churn_period_days(used, config.metrics.churn_period)
+            counts["days"] = churn_days
+    plan = GradingPlan(config.grading, config.metrics.frequency, partition_by, churn_days)
+    orders = (order_amounts(used, _has_order_id(config), partition_by)
+              if config.grading.monetary.of == "orders" else None)
+    table = code_table(config)
+    levels = level_columns(table)
+
     with stage("metrics + grades + segments") as counts:
-        metrics = customer_metrics(aggregate, as_of, config.metrics).cache()
-        bins = metric_bins(metrics, config.grading)
-        for b in bins.values():
-            log.info("%s grades (%s): cut points %s", b.metric, b.method, b.cut_points)
+        metrics = customer_metrics(aggregate, as_of, config.metrics, churn_days,
+                                   partition_by).cache()
+        graded, cuts = grade(metrics, plan, orders)
+        for (metric, scope), c in sorted(cuts.items()):
+            log.info("%s grades (%s%s): cut points %s", metric, c.method,
+                     f", {scope}" if scope else "", [float(u) for u in c.uppers])
+        missing = [GRADE_COLUMN[m] for m in ("recency", "frequency", "monetary", "age")
+                   if m not in config.grading.metrics]
         customers = (
-            metrics
-            .transform(apply_grades, bins)
-            .transform(assign_segments, config.segments, grade_counts(config))
+            graded
+            .select("*", *[F.lit(None).cast("int").alias(column) for column in missing])
+            .transform(assign_segments, table, config.grading)
             .withColumn("run_id", F.lit(run_id))
             .withColumn("as_of_date", F.lit(as_of))
-            .select(*CUSTOMER_COLUMNS)
+            .select(*customer_columns(config, levels))
             .cache()
         )
         customer_count = customers.count()
@@ -160,9 +188,9 @@ def _segment(spark: SparkSession, config: Config, aggregate: DataFrame, as_of: d
         aggregate.unpersist()
         counts["customers"] = customer_count
 
-    codes = code_frame(spark, config.segments, grade_counts(config))
-    segments = segment_summary(customers, codes).transform(_with_run, run_id, as_of)
-    thresholds = thresholds_table(customers, bins).transform(_with_run, run_id, as_of)
+    codes = code_frame(spark, table)
+    segments = segment_summary(customers, codes, partition_by).transform(_with_run, run_id, as_of)
+    thresholds = thresholds_table(customers, plan, cuts).transform(_with_run, run_id, as_of)
 
     migrations: list[tuple[str, str]] = []
     if target is not None:
@@ -180,7 +208,8 @@ def _segment(spark: SparkSession, config: Config, aggregate: DataFrame, as_of: d
                 "input_format": config.input.format if isinstance(source, str) else "dataframe",
                 "input_rows": input_rows, "valid_rows": valid_rows,
                 "dropped_rows": input_rows - valid_rows, "dropped_by_reason": by_reason,
-                "customers": customer_count, "product_version": rfm_spark.__version__,
+                "customers": customer_count, "churn_period_days": churn_days,
+                "product_version": rfm_spark.__version__,
                 "spark_version": spark.version, "delta_version": lh.delta_version(spark),
             }, before_success=write_migrations)
             counts.update(customers=customer_count, migrations=len(migrations))
@@ -214,6 +243,10 @@ def _write_migrations(spark: SparkSession, target: lh.Lakehouse, config: Config,
         log.info("migrations %s -> %s written", from_id, to_id)
         written.append((from_id, to_id))
     return written
+
+
+def _has_order_id(config: Config) -> bool:
+    return config.input.columns.order_id is not None
 
 
 def _run_key(run: lh.RunInfo) -> tuple[str, dt.date]:

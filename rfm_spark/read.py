@@ -30,6 +30,7 @@ TRANSACTION_SCHEMA = T.StructType([
     T.StructField("quantity", T.DoubleType()),
     T.StructField("store", T.StringType()),
     T.StructField("country", T.StringType()),
+    T.StructField("channel", T.StringType()),
     T.StructField("malformed", T.BooleanType(), nullable=False),
 ])
 
@@ -85,7 +86,7 @@ def _read_csv(spark: SparkSession, path: str, source: Input) -> DataFrame:
 
 def _role_columns(columns: Columns) -> dict[str, str]:
     roles = ("customer_id", "date", "amount", "order_id", "quantity", "unit_price", "store",
-             "country")
+             "country", "channel")
     return {role: getattr(columns, role) for role in roles if getattr(columns, role)}
 
 
@@ -104,6 +105,7 @@ def to_transactions(source: DataFrame, date_format: str) -> DataFrame:
         _optional(source, "quantity", "double").alias("quantity"),
         _optional(source, "store", "string").alias("store"),
         _optional(source, "country", "string").alias("country"),
+        _optional(source, "channel", "string").alias("channel"),
         F.col("malformed"),
     )
 

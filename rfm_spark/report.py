@@ -7,6 +7,8 @@ import html
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from rfm_spark.rules import CodeEntry
+
 
 def segment_report(segments: DataFrame) -> str:
     """One line per segment (its codes added up), by group, largest first."""
@@ -86,3 +88,24 @@ def transition_heatmap_html(matrix: TransitionMatrix) -> str:
             f'<caption>{html.escape(matrix.level)}: rows = earlier run (with row share), '
             f'columns = later run</caption>'
             f'<tr><th>{html.escape(_CORNER)}</th>{header}</tr>{body}</table>')
+
+
+def code_table_report(table: dict[str, CodeEntry], tsv: bool = False) -> str:
+    """Every code of a scheme with what it maps to, for review: aligned text or TSV."""
+    attributes = list(next(iter(table.values())).attributes)
+    header = ["code", "segment_id", "segment", "group_id", "group", *attributes, "tags",
+              "segment_action", "group_action"]
+    rows = [[entry.code, entry.segment_id or "", entry.segment, entry.group_id or "",
+             entry.group, *[str(value) for value in entry.attributes.values()],
+             ", ".join(entry.tags), entry.segment_action or "", entry.group_action or ""]
+            for entry in sorted(table.values(), key=lambda e: e.code)]
+    if tsv:
+        return "\n".join("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in row)
+                         for row in [header, *rows])
+    # Aligned text: empty columns left out, actions (long) last and unpadded.
+    keep = [i for i, name in enumerate(header) if i < 5 and name in ("code", "segment", "group")
+            or any(row[i] for row in rows)]
+    widths = {i: max(len(row[i]) for row in [header, *rows]) for i in keep}
+    last = keep[-1]
+    return "\n".join("  ".join(row[i] if i == last else row[i].ljust(widths[i]) for i in keep)
+                     .rstrip() for row in [header, *rows])

@@ -1,18 +1,25 @@
-"""Segment rules: code patterns, their expansion and the coverage check.
+"""Segment rules: code patterns, the levels they define and their coverage check.
 
-A pattern has one token per graded metric, R first:
+A code is one grade digit per graded metric, R first (R F M, or R F M A with age).
+A pattern has one token per graded metric:
   `3`      that grade;
   `(1,2)`  any of the listed grades;
   `(1-3)`  any grade in the range;
   `*`      any grade.
-So with three 4-grade metrics `41(1,2)(1-3)` is not valid (four tokens) but
-`4(1,2)(1-3)` covers 411, 412, 413, 421, 422, 423. Pure Python: checked before Spark starts.
+So with four metrics (R F M A) `41(1,2)(1-3)` covers 4111, 4112, 4113, 4121, 4122, 4123.
+A rule may instead give per-metric ranges (`where: {recency: 1, frequency: "1-2"}`).
+
+Levels: code -> segment -> group. Segments cover codes; groups cover segments (named by
+each segment's `group`) or, when there are no segments, codes. Every level must cover
+every possible code exactly once. Tags are the exception: they may overlap. Pure Python,
+checked before Spark starts.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
-from typing import Iterable, Protocol
+from typing import Any, Iterable, Optional, Protocol
 
 _TOKEN = re.compile(r"\d|\*|\([^()]*\)")
 
@@ -21,10 +28,24 @@ class RuleError(ValueError):
     pass
 
 
-class Rule(Protocol):
+class CodeRule(Protocol):
     name: str
+    codes: tuple[str, ...]
+    where: Optional[dict[str, Any]]
+
+
+@dataclasses.dataclass(frozen=True)
+class CodeEntry:
+    """Everything one code maps to, at every level."""
+    code: str
+    segment: str
+    segment_id: Optional[str]
+    segment_action: Optional[str]
     group: str
-    codes: list[str]
+    group_id: Optional[str]
+    group_action: Optional[str]
+    attributes: dict[str, Any]
+    tags: tuple[str, ...]
 
 
 def expand(pattern: str, grade_counts: tuple[int, ...]) -> list[str]:
@@ -54,31 +75,153 @@ def _grades(token: str, count: int, pattern: str) -> list[int]:
     return grades
 
 
+def where_pattern(where: dict[str, Any], metrics: tuple[str, ...]) -> str:
+    """`{recency: 1, frequency: "1-2", monetary: [1, 3]}` as the pattern `1(1-2)(1,3)`."""
+    unknown = sorted(set(where) - set(metrics))
+    if unknown:
+        raise RuleError(f"where: {', '.join(unknown)} is not a graded metric "
+                        f"({', '.join(metrics)})")
+    tokens = []
+    for metric in metrics:
+        grades = where.get(metric, "*")
+        if isinstance(grades, list):
+            grades = f"({','.join(map(str, grades))})"
+        grades = str(grades)
+        tokens.append(grades if len(grades) == 1 else f"({grades.strip('()')})")
+    return "".join(tokens)
+
+
+def rule_codes(rule: CodeRule, grade_counts: tuple[int, ...], metrics: tuple[str, ...]
+               ) -> set[str]:
+    patterns = list(rule.codes) + ([where_pattern(rule.where, metrics)] if rule.where else [])
+    if not patterns:
+        raise RuleError(f"{rule.name!r} lists no codes (give `codes` or `where`)")
+    return {code for pattern in patterns for code in expand(pattern, grade_counts)}
+
+
 def all_codes(grade_counts: tuple[int, ...]) -> list[str]:
     return expand("*" * len(grade_counts), grade_counts)
 
 
-def code_table(rules: Iterable[Rule], grade_counts: tuple[int, ...]) -> dict[str, Rule]:
-    """Map every code to the one rule covering it (after `check_coverage`)."""
-    check_coverage(rules, grade_counts)
-    return {code: rule for rule in rules for pattern in rule.codes
-            for code in expand(pattern, grade_counts)}
+def owners(members: dict[str, set[str]], universe: Iterable[str]) -> dict[str, list[str]]:
+    """Which rules (by name) cover each item of the universe."""
+    covered: dict[str, list[str]] = {item: [] for item in universe}
+    for name, items in members.items():
+        for item in sorted(items):
+            covered.setdefault(item, []).append(name)
+    return covered
 
 
-def check_coverage(rules: Iterable[Rule], grade_counts: tuple[int, ...]) -> None:
-    """Every possible code must be covered by exactly one rule."""
-    owners: dict[str, list[str]] = {code: [] for code in all_codes(grade_counts)}
-    for rule in rules:
-        covered = {code for pattern in rule.codes for code in expand(pattern, grade_counts)}
-        for code in covered:
-            owners[code].append(rule.name)
-    uncovered = sorted(code for code, names in owners.items() if not names)
-    doubled = {code: names for code, names in sorted(owners.items()) if len(names) > 1}
+def check_partition(covered: dict[str, list[str]], items: str, rule: str) -> None:
+    """Each item covered exactly once, or an error listing the uncovered and doubled."""
+    uncovered = [item for item, names in covered.items() if not names]
+    doubled = {item: names for item, names in covered.items() if len(names) > 1}
     problems = []
     if uncovered:
-        problems.append(f"codes covered by no segment: {', '.join(uncovered)}")
+        problems.append(f"{items} covered by no {rule}: {', '.join(sorted(uncovered))}")
     if doubled:
-        listed = "; ".join(f"{code} ({' / '.join(names)})" for code, names in doubled.items())
-        problems.append(f"codes covered by more than one segment: {listed}")
+        listed = "; ".join(f"{item} ({' / '.join(names)})" for item, names in sorted(doubled.items()))
+        problems.append(f"{items} covered by more than one {rule}: {listed}")
     if problems:
         raise RuleError(". ".join(problems))
+
+
+def code_table(segments: Optional[Iterable], groups: Iterable, tags: Iterable,
+               grade_counts: tuple[int, ...], metrics: tuple[str, ...]) -> dict[str, CodeEntry]:
+    """Every possible code with its segment, group, attributes and tags; raises RuleError
+    naming the level and listing every uncovered or doubly covered code."""
+    codes = all_codes(grade_counts)
+    groups, tags = list(groups), list(tags)
+    _unique([g.name for g in groups], "group")
+    _unique([t.name for t in tags], "tag")
+    if segments is None:
+        segment_of = {code: None for code in codes}
+        group_of = {code: group.name for code, group in _level_by_codes(
+            groups, "groups", "group", grade_counts, metrics, codes).items()}
+    else:
+        segments = list(segments)
+        _unique([s.name for s in segments], "segment")
+        segment_of = _level_by_codes(segments, "segments", "segment", grade_counts, metrics,
+                                     codes)
+        group_of = _groups_of_segments(segments, groups, segment_of)
+    by_name = {g.name: g for g in groups}
+    tag_codes = [(t.name, rule_codes(t, grade_counts, metrics)) for t in tags]
+    table = {}
+    for code in codes:
+        segment, group = segment_of[code], by_name.get(group_of[code])
+        table[code] = CodeEntry(
+            code=code,
+            segment=segment.name if segment else code,
+            segment_id=getattr(segment, "id", None),
+            segment_action=getattr(segment, "action", None),
+            group=group_of[code],
+            group_id=getattr(group, "id", None),
+            group_action=getattr(group, "action", None),
+            attributes=dict(sorted((getattr(group, "attributes", None) or {}).items())),
+            tags=tuple(name for name, covered in tag_codes if code in covered))
+    _check_attributes(groups)
+    return table
+
+
+def _level_by_codes(rules: list, level: str, rule: str, grade_counts: tuple[int, ...],
+                    metrics: tuple[str, ...], codes: list[str]) -> dict[str, Any]:
+    if not rules:
+        raise RuleError(f"{level}: define at least one {rule} with codes")
+    try:
+        members = {r.name: rule_codes(r, grade_counts, metrics) for r in rules}
+        covered = owners(members, codes)
+        check_partition(covered, "codes", rule)
+    except RuleError as error:
+        raise RuleError(f"{level}: {error}") from None
+    by_name = {r.name: r for r in rules}
+    return {code: by_name[names[0]] for code, names in covered.items()}
+
+
+def _groups_of_segments(segments: list, groups: list, segment_of: dict) -> dict[str, str]:
+    missing = [s.name for s in segments if not s.group]
+    if missing:
+        raise RuleError(f"segments: no group given for {', '.join(missing)}")
+    with_codes = [g.name for g in groups if g.codes or g.where]
+    if with_codes:
+        raise RuleError(f"groups: {', '.join(with_codes)} list codes, but segments name their "
+                        "groups (codes on groups are for `segments: null`)")
+    named, listed = {s.group for s in segments}, {g.name for g in groups}
+    if listed - named:
+        raise RuleError(f"groups: no segment belongs to {', '.join(sorted(listed - named))}")
+    if groups and named - listed:
+        raise RuleError(f"groups: list every group the segments name, or none; missing "
+                        f"{', '.join(sorted(named - listed))}")
+    return {code: segment.group for code, segment in segment_of.items()}
+
+
+_ATTRIBUTE = re.compile(r"^[a-z][a-z0-9_]*$")
+# Columns of rfm_customers and rfm_segments an attribute must not shadow.
+_RESERVED = {"run_id", "as_of_date", "customer_id", "store", "country", "channel",
+             "first_purchase_date", "last_purchase_date", "recency_days", "tenure_days",
+             "frequency", "frequency_rate", "monetary", "r_grade", "f_grade", "m_grade",
+             "a_grade", "segment_code", "segment_id", "segment", "group_id", "group", "tags",
+             "score", "segment_action", "group_action", "customers", "share",
+             "monetary_total", "monetary_share", "mean_recency_days", "mean_frequency",
+             "mean_monetary"}
+
+
+def _check_attributes(groups: list) -> None:
+    for group in groups:
+        for key in group.attributes or {}:
+            if not _ATTRIBUTE.match(key) or key in _RESERVED:
+                raise RuleError(f"groups: attribute name {key!r} must be lower-case letters, "
+                                "digits and _, and not a column name of the run tables")
+    names = {tuple(sorted((g.attributes or {}).keys())) for g in groups}
+    if len(names) > 1:
+        raise RuleError("groups: every group must give the same attributes "
+                        f"(found {' / '.join(', '.join(n) or 'none' for n in sorted(names))})")
+    for key in (names.pop() if names else ()):
+        kinds = {type(g.attributes[key]) for g in groups}
+        if len(kinds) > 1 or not kinds <= {int, str}:
+            raise RuleError(f"groups: attribute {key!r} must be all integers or all text")
+
+
+def _unique(names: list[str], rule: str) -> None:
+    doubled = sorted({name for name in names if names.count(name) > 1})
+    if doubled:
+        raise RuleError(f"{rule} names must be unique: {', '.join(doubled)}")

@@ -6,6 +6,7 @@ from chispa import assert_approx_df_equality, assert_df_equality
 from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
+from conftest import REPO
 from rfm_spark import run_segmentation
 from rfm_spark.lakehouse import MIGRATIONS_TABLE, Lakehouse, read_table
 from rfm_spark.migration import LEVELS
@@ -120,3 +121,24 @@ def test_a_rerun_recomputes_its_migrations_once_and_time_travel_shows_the_old_st
     old = (spark.read.format("delta").option("versionAsOf", before).load(lake.location("rfm_customers"))
            .where(F.col("run_id") == rerun.run_id))
     assert old.count() == rerun.customer_count
+
+
+def test_backfill_equals_single_runs_with_rate_churn_and_order_cut_points(spark):
+    # Source 001's scheme with the churn period and the cheque cut points computed from the
+    # data: both read the used rows, which a backfill takes from its per-day aggregate.
+    import datetime as dt
+
+    from rfm_spark import load_config
+    from rfm_spark.pipeline import run_backfill
+    from rfm_spark.synthetic import generate_transactions
+    config = load_config(
+        [REPO / "conf/default.yaml", REPO / "conf/presets/pharmacy_rfma.yaml"],
+        ["metrics.churn_period={percentile: 95}",
+         "grading.monetary={method: percentiles, at: [40, 80], of: orders, cuts: null}"])
+    source = generate_transactions(spark, rows=6_000, customers=400, seed=11)
+    dates = [dt.date(2020, 3, 31), dt.date(2020, 8, 31)]
+    backfilled = run_backfill(spark, config, dates, source, write=False)
+    for result in backfilled:
+        single = run_segmentation(spark, config.with_as_of(result.as_of), source, write=False)
+        assert_df_equality(result.customers, single.customers, ignore_row_order=True)
+        assert_df_equality(result.thresholds, single.thresholds, ignore_row_order=True)

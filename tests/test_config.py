@@ -1,4 +1,5 @@
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 
@@ -29,7 +30,7 @@ def test_later_files_override_key_by_key_and_set_wins(tmp_path):
     assert config.input.columns.amount == "amount_eur"
     assert config.input.columns.customer_id == "customer_id"  # untouched keys survive
     assert config.grading.monetary.method == "thresholds"
-    assert config.grading.monetary.grades == 3
+    assert config.grading.monetary.grade_count == 3
     assert config.grading.monetary.cuts == [5.0, 50.0]
     assert config.metrics.frequency == "days"                 # --set beats the flags
     assert config.metrics.as_of == dt.date(2020, 1, 31)
@@ -50,11 +51,11 @@ def test_unknown_key_in_set_override():
 
 
 @pytest.mark.parametrize("override, message", [
-    ("metrics.frequency=weekly", r"'metrics.frequency' must be one of rows, orders, days"),
+    ("metrics.frequency=weekly", r"'metrics.frequency' must be one of rows, orders, days, rate"),
     ("grading.recency.grades=three", r"'grading.recency.grades' must be an integer"),
     ("grading.recency.grades=12", r"'grading.recency.grades' must be between 2 and 9"),
     ("metrics.as_of=2020-02-30", r"'metrics.as_of' must be a date"),
-    ("grading.frequency.method=thresholds", r"'grading.frequency.cuts' must list 2 cut points"),
+    ("grading.frequency.method=thresholds", r"'grading.frequency.cuts' must list the cut points"),
     ("input.columns.amount=null", r"'input.columns.amount' is required unless"),
     ("input.columns.date=t_dat'); drop", r"not a valid column name"),
     ("clean.countries=[UK]", r"needs input.columns.country"),
@@ -87,3 +88,47 @@ def test_resolved_config_round_trips_and_hash_ignores_output(tmp_path):
     moved = load_config([DEFAULT], ["output.lakehouse=/elsewhere"])
     assert moved.sha256 == config.sha256
     assert load_config([DEFAULT], ["metrics.frequency=days"]).sha256 != config.sha256
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["grading.recency.at=[50]"], r"'grading.recency.at' is not used by method 'quantile'"),
+    (["grading.frequency.method=percentiles"], r"'grading.frequency.at' must list the percentiles"),
+    (["grading.frequency={method: percentiles, at: [80, 40]}"], r"increasing percentiles"),
+    (["grading.recency={method: thresholds, cuts: [10, churn_period]}"],
+     r"can use churn_period only for recency or age, with metrics.churn_period set"),
+    (["metrics.churn_period=105", "grading.recency={method: thresholds, cuts: [200, churn_period]}"],
+     r"'grading.recency.cuts' must be strictly increasing"),
+    (["grading.recency={method: thresholds, cuts: ['<= ten', 20]}"], r"cannot read cut '<= ten'"),
+    (["metrics.frequency=rate"], r"'metrics.churn_period' is needed by metrics.frequency: rate"),
+    (["metrics.churn_period=0"], r"'metrics.churn_period' must be at least 1 day"),
+    (["metrics.churn_period={percentile: 100}"], r"'metrics.churn_period.percentile' must be"),
+    (["metrics.churn_period=1.5"], r"'metrics.churn_period' must be a int or a mapping"),
+    (["grading.frequency.within=[monetary]", "grading.monetary.within=[frequency]"],
+     r"'grading' circular 'within' between frequency, monetary"),
+    (["grading.frequency.within=[age]"], r"names 'age', not another graded metric"),
+    (["grading.partition_by=[store]"], r"names store, which input.columns does not map"),
+    (["grading.score={age: 1}"], r"'grading.score.age' needs grading.age"),
+    (["grading.monetary.of=orders"], r"'grading.monetary.of' is not used by method 'quantile'"),
+    (["grading.recency={method: iqr, of: orders, grades: null}"], r"'orders' is for monetary"),
+])
+def test_grading_options_are_checked_before_spark(overrides, message):
+    with pytest.raises(ConfigError, match=r"^--set: .*" + message):
+        load_config([DEFAULT], overrides)
+
+
+def test_grades_inherited_from_an_earlier_file_must_agree_with_the_method():
+    # default.yaml's `grades: 3` survives the merge; 3 percentiles make 4 grades.
+    with pytest.raises(ConfigError, match=r"default.yaml: 'grading.frequency.grades' is 3, "
+                                          r"but method 'percentiles' gives 4 grades here"):
+        load_config([DEFAULT], ["grading.frequency={method: percentiles, at: [25, 50, 75]}"])
+
+
+def test_a_preset_layers_on_the_default_and_set_still_wins():
+    presets = REPO / "conf" / "presets"
+    config = load_config([DEFAULT, presets / "pharmacy_rfma.yaml"],
+                         ["metrics.churn_period={percentile: 95}"])
+    assert config.grading.metrics == ("recency", "frequency", "monetary", "age")
+    assert config.metrics.churn_period.percentile == 95
+    assert config.input.columns.date == "t_dat"  # from the default, untouched by the preset
+    assert config.grading.frequency.parsed_cuts() == [(Decimal("0.2"), True),
+                                                      (Decimal("0.96"), False)]

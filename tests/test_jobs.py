@@ -10,6 +10,7 @@ from conftest import REPO, write_yaml
 
 sys.path.insert(0, str(REPO / "jobs"))
 import backfill  # noqa: E402
+import codes  # noqa: E402
 import generate  # noqa: E402
 import migrate  # noqa: E402
 import segment  # noqa: E402
@@ -134,3 +135,54 @@ def test_backfill_and_migrate_clis(spark, generated_csv, tmp_path, capsys, caplo
     assert backfill.main(["--config", str(REPO / "conf/default.yaml"), "--lakehouse", lake,
                           "--input", generated_csv, "--start", "2020-08-01",
                           "--end", "2020-09-01", "--every", "fortnight"]) == 2
+
+
+PRESETS = [["sms27"], ["sms27", "sms27_fixed_frequency"], ["pharmacy_rfma"], ["hm_groups"],
+           ["online_retail"], ["classic"]]
+
+
+def test_every_preset_runs_through_the_segment_job_into_one_lakehouse(spark, generated_csv,
+                                                                      tmp_path):
+    # One lakehouse for all: the tables take every preset's columns (tags, warmth, ...).
+    from rfm_spark.config import code_table, load_config
+    lake = tmp_path / "lake"
+    expected = {}
+    for names in PRESETS:
+        configs = [str(REPO / "conf/default.yaml")] + [
+            str(REPO / f"conf/presets/{name}.yaml") for name in names]
+        run_id = "_".join(names)
+        arguments = [a for c in configs for a in ("--config", c)]
+        assert segment.main(arguments + ["--input", generated_csv, "--lakehouse", str(lake),
+                                         "--run-id", run_id]) == 0, names
+        assert codes.main(arguments) == 0
+        table = code_table(load_config(configs))
+        expected[run_id] = {(code, e.segment, e.group) for code, e in table.items()}
+    customers = spark.read.format("delta").load(f"{lake}/rfm_customers")
+    runs = {r.run_id: r for r in spark.read.format("delta").load(f"{lake}/rfm_runs").collect()}
+    for run_id, allowed in expected.items():
+        assert runs[run_id].status == "succeeded"
+        mine = customers.where(customers.run_id == run_id)
+        held = {(r.segment_code, r.segment, r.group) for r in
+                mine.select("segment_code", "segment", "group").distinct().collect()}
+        assert held and held <= allowed, run_id
+        assert mine.count() == runs[run_id].customers
+    assert runs["pharmacy_rfma"].churn_period_days == 105
+    assert {"warmth", "warmth_name", "tags", "score", "a_grade"} <= set(customers.columns)
+
+
+def test_codes_cli_prints_every_code_and_names_coverage_errors(tmp_path, capsys):
+    assert codes.main(["--config", str(REPO / "conf/default.yaml"), "--config",
+                       str(REPO / "conf/presets/pharmacy_rfma.yaml")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("108 codes (R F M A, 1 = best), 16 segments, 9 groups")
+    row = next(line for line in lines if line.startswith("4111 "))
+    assert "ушедший VIP" in row and "410" in row
+    assert codes.main(["--config", str(REPO / "conf/default.yaml"), "--tsv"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split("\t")[:5] == ["111", "", "VIP", "",
+                                                                       "Active"]
+    gap = write_yaml(tmp_path / "gap.yaml", """
+        segments:
+          - {name: Top, group: A, codes: ["1**"]}
+    """)
+    assert codes.main(["--config", str(REPO / "conf/default.yaml"), "--config", str(gap)]) == 2
+    assert "codes covered by no segment: 211, 212" in capsys.readouterr().err

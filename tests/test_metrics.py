@@ -1,13 +1,15 @@
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from rfm_spark.clean import flag_rejects
-from rfm_spark.config import Clean, Metrics
-from rfm_spark.metrics import (aggregate_customers, aggregate_daily, customer_metrics,
-                               reject_counts, snapshot_aggregate)
+from rfm_spark.config import ChurnPercentile, Clean, Metrics
+from rfm_spark.metrics import (aggregate_customers, aggregate_daily, churn_period_days,
+                               customer_metrics, purchase_rate, reject_counts,
+                               snapshot_aggregate)
 from rfm_spark.read import TRANSACTION_SCHEMA
 
 D = dt.date
@@ -23,14 +25,15 @@ ROWS = [
 
 
 def aggregate(spark, has_order_id=True):
-    full = [(c, d, Decimal(str(a)), o, None, None, None, False) for c, d, a, o in ROWS]
+    full = [(c, d, Decimal(str(a)), o, None, None, None, None, False) for c, d, a, o in ROWS]
     flagged = flag_rejects(spark.createDataFrame(full, TRANSACTION_SCHEMA), Clean(), AS_OF)
     return aggregate_customers(flagged, has_order_id)
 
 
 def metrics(spark, frequency, monetary, has_order_id=True):
     return customer_metrics(aggregate(spark, has_order_id), AS_OF,
-                            Metrics(frequency=frequency, monetary=monetary))
+                            Metrics(frequency=frequency, monetary=monetary)
+                            ).drop("frequency_rate")  # NULL unless frequency: rate
 
 
 def expected(spark, c1, c2):
@@ -76,7 +79,7 @@ def test_a_snapshot_of_the_daily_aggregate_equals_the_direct_aggregate(spark):
     rows = ROWS + [("c2", D(2024, 1, 9), 4.0, "D"), ("c1", D(2024, 1, 12), 3.0, "F"),
                    ("c1", D(2024, 1, 1), 2.0, None), ("c3", D(2023, 12, 31), 1.0, "G"),
                    ("", D(2024, 1, 11), 1.0, "H")]
-    full = [(c, d, Decimal(str(a)), o, None, None, None, False) for c, d, a, o in rows]
+    full = [(c, d, Decimal(str(a)), o, None, None, None, None, False) for c, d, a, o in rows]
     transactions = spark.createDataFrame(full, TRANSACTION_SCHEMA)
     policy = Clean(lookback_days=10)
     used = "reject_reason IS NULL"
@@ -97,9 +100,9 @@ def test_distinct_days_across_blocks_and_centuries_equal_a_plain_distinct_count(
     epoch = D(1970, 1, 1)
     days = [0, 63, 64, BLOCK_DAYS - 1, BLOCK_DAYS, BLOCK_DAYS + 1, -1, -64, -65, 20000, 20000,
             -BLOCK_DAYS - 1, 40000]
-    rows = [(f"c{i % 3}", epoch + dt.timedelta(days=d), Decimal("1.5"), None, None, None, None,
+    rows = [(f"c{i % 3}", epoch + dt.timedelta(days=d), Decimal("1.5"), None, None, None, None, None,
              False) for i, d in enumerate(days)]
-    rows += [("c0", None, Decimal(1), None, None, None, None, False)]  # bad date: rejected
+    rows += [("c0", None, Decimal(1), None, None, None, None, None, False)]  # bad date: rejected
     flagged = flag_rejects(spark.createDataFrame(rows, TRANSACTION_SCHEMA), Clean(), None)
     got = aggregate_customers(flagged, has_order_id=False)
     expected = (flagged.groupBy("customer_id", "reject_reason")
@@ -110,3 +113,41 @@ def test_distinct_days_across_blocks_and_centuries_equal_a_plain_distinct_count(
                      F.min("purchase_date").alias("first_purchase_date"),
                      F.max("purchase_date").alias("last_purchase_date")))
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_purchase_rate_formula(spark):
+    # Interval 21 days, churn period 105, as of 2024-06-30 (source 001's rules).
+    as_of = dt.date(2024, 6, 30)
+    day = lambda ago: as_of - dt.timedelta(days=ago)  # noqa: E731
+    rows = [
+        ("within_one_interval", day(21), day(21), 1),   # 1 interval: rate 1
+        ("capped_at_as_of", day(175), day(61), 8),      # 175 days: 8 * 21 / 175 = 0.96
+        ("one_purchase", day(105), day(105), 1),         # 105 days: 0.2
+        ("churned", day(400), day(300), 2),              # until last + 105: 205 days
+        ("today", day(0), day(0), 3),                    # 1 interval: rate 3
+    ]
+    frame = spark.createDataFrame(rows, "customer_id string, first_purchase_date date, "
+                                        "last_purchase_date date, orders long")
+    got = {r.customer_id: r.rate for r in
+           frame.select("customer_id", purchase_rate(21, 105, as_of).alias("rate")).collect()}
+    assert got == {"within_one_interval": Decimal("1"), "capped_at_as_of": Decimal("0.96"),
+                   "one_purchase": Decimal("0.2"), "churned": Decimal("0.20487805"),
+                   "today": Decimal("3")}
+
+
+def test_churn_period_is_a_percentile_of_gaps_between_purchase_days(spark):
+    # Gaps 10, 20 (a), 30 (b), 41 (c; the repeat on one day is no gap); d bought once.
+    # 95th percentile of 10 20 30 41: rank 0.95 * 3 = 2.85 -> 30 + 0.85 * 11 = 39.35 -> 40.
+    # 50th: rank 1.5 -> 25 exactly, not rounded up.
+    d = dt.date.fromisoformat
+    used = spark.createDataFrame(
+        [("a", d("2024-01-01")), ("a", d("2024-01-11")), ("a", d("2024-01-31")),
+         ("b", d("2024-02-01")), ("b", d("2024-03-02")), ("c", d("2024-01-01")),
+         ("c", d("2024-02-11")), ("c", d("2024-02-11")), ("d", d("2024-05-05"))],
+        "customer_id string, purchase_date date")
+    assert churn_period_days(used, ChurnPercentile(percentile=95)) == 40
+    assert churn_period_days(used, ChurnPercentile(percentile=50)) == 25
+    assert churn_period_days(used, ChurnPercentile(percentile=50, exact=False)) == 20
+    assert churn_period_days(used, 105) == 105
+    with pytest.raises(ValueError, match="no customer bought on two different days"):
+        churn_period_days(used.where("customer_id = 'd'"), ChurnPercentile(percentile=95))
