@@ -2,6 +2,7 @@
 
     python jobs/segment.py --config conf/default.yaml --input PATH --lakehouse DIR
     spark-submit jobs/segment.py <same arguments>
+    python jobs/segment.py --config ... --input PATH --dry-run    # print, write nothing
 
 Exit codes: 0 done, 2 bad configuration or arguments, 1 the run failed.
 """
@@ -26,6 +27,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add_config_arguments(parser)
     parser.add_argument("--as-of", help="YYYY-MM-DD; default: last transaction date")
     parser.add_argument("--run-id", help="default: the as-of date and a short config hash")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="segment and print the summary, write nothing (no output needed)")
     return parser.parse_args(argv)
 
 
@@ -33,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging()
     try:
-        config = job_config(args, **{"metrics.as_of": args.as_of})
+        config = job_config(args, require_output=not args.dry_run,
+                            **{"metrics.as_of": args.as_of})
         if args.run_id is not None:
             check_run_id(args.run_id)
     except ValueError as error:  # ConfigError included
@@ -41,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     spark = get_spark("rfm_spark segment")
     try:
-        result = run_segmentation(spark, config, run_id=args.run_id)
+        result = run_segmentation(spark, config, run_id=args.run_id, write=not args.dry_run)
     except ValueError as error:  # InputError, bad run ids
         log.error("%s", error)
         return 1
@@ -50,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     print(segment_report(result.segments))
     for from_id, to_id in result.migrations:
         print(f"migrations written: {from_id} -> {to_id}")
-    print(f"tables: {result.written_to.location('rfm_*')}")
+    if result.written_to is not None:
+        print(f"tables: {result.written_to.location('rfm_*')}")
     return 0
 
 

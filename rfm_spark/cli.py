@@ -25,13 +25,14 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override any config key by its dotted path; wins over all")
 
 
-def job_config(args: argparse.Namespace, **settings) -> Config:
-    """The layered config of a job; raises ConfigError, also when no output is given."""
+def job_config(args: argparse.Namespace, require_output: bool = True, **settings) -> Config:
+    """The layered config of a job; raises ConfigError, also when no output is given
+    (unless `require_output` is false)."""
     flags = {"input.path": args.input, "input.format": args.format,
              "output.lakehouse": args.lakehouse, "output.database": args.database, **settings}
     config = load_config(args.config, args.set,
                          {key: value for key, value in flags.items() if value is not None})
-    if config.output.lakehouse is None and config.output.database is None:
+    if require_output and config.output.lakehouse is None and config.output.database is None:
         raise ConfigError("no output: give --lakehouse DIR or --database NAME")
     return config
 

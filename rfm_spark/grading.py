@@ -138,14 +138,15 @@ def _round_cuts(customers: DataFrame, plan: GradingPlan, metrics: tuple[str, ...
     exact = [m for m, s in specs.items()
              if s.method == "quantile" or (s.method in ("percentiles", "iqr") and s.exact)]
     ranked = _Ranked.of(_pairs(customers, orders, plan, exact)) if exact else None
+    quantiles = {m: s.grade_count for m, s in specs.items() if s.method == "quantile"}
     cuts: dict[tuple[str, str], Cuts] = {}
     try:
+        if quantiles:
+            cuts.update(ranked.quantile_cuts(quantiles, plan.grading.best))
         for metric, spec in specs.items():
             if spec.method == "thresholds":
                 cuts[(metric, "")] = _threshold_cuts(metric, spec, plan)
-            elif spec.method == "quantile":
-                cuts.update(ranked.quantile_cuts(metric, spec.grade_count, plan.grading.best))
-            else:
+            elif spec.method != "quantile":
                 levels = _levels(spec)
                 values = (ranked.percentiles(metric, levels) if metric in exact
                           else _aggregate_cuts(population(metric), spec, levels))
@@ -239,7 +240,9 @@ class _Ranked:
     @classmethod
     def of(cls, pairs: DataFrame) -> _Ranked:
         spark = pairs.sparkSession
-        parts = _shuffle_partitions(spark)
+        # Several ranges per task: the windows below are hash-partitioned by range, so
+        # more, smaller ranges spread evenly over the tasks.
+        parts = 4 * _shuffle_partitions(spark)
         histogram = (pairs.groupBy("metric", "scope", "value").agg(F.count(F.lit(1)).alias("n"))
                      .repartitionByRange(parts, "metric", "scope", "value")
                      .withColumn("part", F.spark_partition_id())
@@ -266,23 +269,29 @@ class _Ranked:
     def release(self) -> None:
         self._cached.unpersist()
 
-    def quantile_cuts(self, metric: str, grades: int, best: str) -> dict[tuple[str, str], Cuts]:
-        lower_is_better = LOWER_IS_BETTER[metric]
-        better = (F.col("below") if lower_is_better
-                  else F.col("total") - F.col("below") - F.col("n"))
+    def quantile_cuts(self, grade_counts: dict[str, int], best: str
+                      ) -> dict[tuple[str, str], Cuts]:
+        """The quantile bins of several metrics, in one small job."""
+        lower_is_better = F.col("metric").isin([m for m in grade_counts if LOWER_IS_BETTER[m]])
+        better = F.when(lower_is_better, F.col("below")).otherwise(
+            F.col("total") - F.col("below") - F.col("n"))
+        grades = F.element_at(F.create_map(*[F.lit(x) for item in grade_counts.items()
+                                             for x in item]), F.col("metric"))
         # Exact: both operands are integers far below 2**53.
-        grade_number = (1 + F.floor(F.lit(grades) * better / F.col("total"))).cast("int")
-        rows = (self.histogram.where(F.col("metric") == metric)  # one row per scope and grade
-                .groupBy("scope", grade_number.alias("grade"))
+        grade_number = (1 + F.floor(grades * better / F.col("total"))).cast("int")
+        rows = (self.histogram.where(F.col("metric").isin(list(grade_counts)))
+                .groupBy("metric", "scope", grade_number.alias("grade"))
                 .agg(F.max("value").alias("high"))
-                .collect())
+                .collect())  # one row per metric, scope and grade
         cuts = {}
-        for scope in {row["scope"] for row in rows}:
-            ascending = sorted((r for r in rows if r["scope"] == scope), key=lambda r: r["high"])
-            numbers = tuple(r["grade"] if best == "lowest" else grades + 1 - r["grade"]
+        for key in {(row["metric"], row["scope"]) for row in rows}:
+            count = grade_counts[key[0]]
+            ascending = sorted((r for r in rows if (r["metric"], r["scope"]) == key),
+                               key=lambda r: r["high"])
+            numbers = tuple(r["grade"] if best == "lowest" else count + 1 - r["grade"]
                             for r in ascending)
             uppers = tuple(r["high"] for r in ascending[:-1])
-            cuts[(metric, scope)] = Cuts("quantile", uppers, (True,) * len(uppers), numbers)
+            cuts[key] = Cuts("quantile", uppers, (True,) * len(uppers), numbers)
         return cuts
 
     def percentiles(self, metric: str, levels: list[Decimal]) -> dict[str, list[Decimal]]:

@@ -141,32 +141,35 @@ PRESETS = [["sms27"], ["sms27", "sms27_fixed_frequency"], ["pharmacy_rfma"], ["h
            ["online_retail"], ["classic"]]
 
 
-def test_every_preset_runs_through_the_segment_job_into_one_lakehouse(spark, generated_csv,
-                                                                      tmp_path):
-    # One lakehouse for all: the tables take every preset's columns (tags, warmth, ...).
+def test_every_preset_runs_through_the_segment_job(spark, generated_csv, tmp_path, capsys):
+    # Two presets written to one lakehouse (the tables take both presets' columns: warmth,
+    # tags, score, a_grade); the others segmented and printed with --dry-run.
     from rfm_spark.config import code_table, load_config
     lake = tmp_path / "lake"
-    expected = {}
+    written = {"pharmacy_rfma", "online_retail"}
     for names in PRESETS:
         configs = [str(REPO / "conf/default.yaml")] + [
             str(REPO / f"conf/presets/{name}.yaml") for name in names]
+        arguments = [a for c in configs for a in ("--config", c)] + ["--input", generated_csv]
         run_id = "_".join(names)
-        arguments = [a for c in configs for a in ("--config", c)]
-        assert segment.main(arguments + ["--input", generated_csv, "--lakehouse", str(lake),
-                                         "--run-id", run_id]) == 0, names
-        assert codes.main(arguments) == 0
+        output = (["--lakehouse", str(lake)] if run_id in written else ["--dry-run"])
+        assert segment.main(arguments + output + ["--run-id", run_id]) == 0, names
+        printed = capsys.readouterr().out
         table = code_table(load_config(configs))
-        expected[run_id] = {(code, e.segment, e.group) for code, e in table.items()}
+        assert f"run {run_id} " in printed
+        assert any(entry.segment in printed for entry in table.values()), names
+        assert ("tables: " in printed) == (run_id in written)
     customers = spark.read.format("delta").load(f"{lake}/rfm_customers")
     runs = {r.run_id: r for r in spark.read.format("delta").load(f"{lake}/rfm_runs").collect()}
-    for run_id, allowed in expected.items():
-        assert runs[run_id].status == "succeeded"
+    assert set(runs) == written and runs["pharmacy_rfma"].churn_period_days == 105
+    for run_id in written:
+        allowed = {(code, e.segment, e.group) for code, e in code_table(load_config(
+            [REPO / "conf/default.yaml", REPO / f"conf/presets/{run_id}.yaml"])).items()}
         mine = customers.where(customers.run_id == run_id)
         held = {(r.segment_code, r.segment, r.group) for r in
                 mine.select("segment_code", "segment", "group").distinct().collect()}
         assert held and held <= allowed, run_id
         assert mine.count() == runs[run_id].customers
-    assert runs["pharmacy_rfma"].churn_period_days == 105
     assert {"warmth", "warmth_name", "tags", "score", "a_grade"} <= set(customers.columns)
 
 
