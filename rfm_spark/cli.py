@@ -7,6 +7,7 @@ import datetime as dt
 
 from rfm_spark.config import Config, ConfigError, load_config
 from rfm_spark.lakehouse import Lakehouse
+from rfm_spark.pseudonymise import key_from_environment
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +35,11 @@ def job_config(args: argparse.Namespace, require_output: bool = True, **settings
                          {key: value for key, value in flags.items() if value is not None})
     if require_output and config.output.lakehouse is None and config.output.database is None:
         raise ConfigError("no output: give --lakehouse DIR or --database NAME")
+    if config.input.pseudonymise.enabled:
+        try:
+            key_from_environment(config.input.pseudonymise.key_variable)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
     return config
 
 

@@ -49,12 +49,20 @@ class Csv:
 
 
 @dataclasses.dataclass(frozen=True)
+class Pseudonymise:
+    """Replace customer ids by HMAC-SHA256 under the key held by `key_variable`."""
+    enabled: bool = False
+    key_variable: str = "RFM_PSEUDONYMISATION_KEY"
+
+
+@dataclasses.dataclass(frozen=True)
 class Input:
     format: Literal["csv", "parquet", "delta"] = "csv"
     path: Optional[str] = None
     columns: Columns = Columns()
     date_format: str = "yyyy-MM-dd"
     csv: Csv = Csv()
+    pseudonymise: Pseudonymise = Pseudonymise()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -432,6 +440,8 @@ def _check_semantics(config: Config, origin: dict[str, str]) -> None:
         raise fail("clean.cancellations", "needs input.columns.order_id or quantity mapped")
     if config.clean.lookback_days is not None and config.clean.lookback_days < 1:
         raise fail("clean.lookback_days", "must be at least 1")
+    if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", config.input.pseudonymise.key_variable):
+        raise fail("input.pseudonymise.key_variable", "must be an environment variable name")
     if len(config.input.csv.delimiter) != 1:
         raise fail("input.csv.delimiter", "must be a single character")
     _check_metrics(config, fail)

@@ -20,6 +20,7 @@ from rfm_spark.metrics import (aggregate_customers, aggregate_daily, churn_perio
                                customer_metrics, order_amounts, reject_counts,
                                snapshot_aggregate, used_rows)
 from rfm_spark.migration import transitions
+from rfm_spark.pseudonymise import key_from_environment, pseudonymise
 from rfm_spark.read import InputError, read_source, select_roles, to_transactions
 from rfm_spark.segments import assign_segments, code_frame, level_columns, segment_summary
 
@@ -62,7 +63,8 @@ def run_segmentation(spark: SparkSession, config: Config, source: str | DataFram
     as_of = config.metrics.as_of
     if as_of is None and config.clean.lookback_days is not None:
         as_of = _last_valid_date(transactions, config.clean)  # the lookback needs it first
-    flagged = flag_rejects(transactions, config.clean, as_of)
+    flagged = flag_rejects(transactions, config.clean, as_of).transform(
+        _pseudonymised, config)
     partition_by = config.grading.partition_by
     aggregate = aggregate_customers(flagged, _has_order_id(config), partition_by)
     return _segment(spark, config, aggregate, as_of, source, run_id=run_id, write=write,
@@ -83,7 +85,8 @@ def run_backfill(spark: SparkSession, config: Config, as_of_dates: list[dt.date]
     source = _source(config, source)
     transactions = _read(spark, config, source)
     with stage("clean + aggregate per customer and day") as counts:
-        flagged = flag_rejects(transactions, config.clean, None)
+        flagged = flag_rejects(transactions, config.clean, None).transform(
+            _pseudonymised, config)
         daily = aggregate_daily(flagged, _has_order_id(config), config.grading.partition_by)
         daily = daily.persist(StorageLevel.MEMORY_AND_DISK)
         counts["customer_days"] = daily.count()
@@ -243,6 +246,14 @@ def _write_migrations(spark: SparkSession, target: lh.Lakehouse, config: Config,
         log.info("migrations %s -> %s written", from_id, to_id)
         written.append((from_id, to_id))
     return written
+
+
+def _pseudonymised(flagged: DataFrame, config: Config) -> DataFrame:
+    """Customer ids replaced by their keyed hash, after the rules that read them."""
+    settings = config.input.pseudonymise
+    if not settings.enabled:
+        return flagged
+    return pseudonymise(flagged, key_from_environment(settings.key_variable))
 
 
 def _has_order_id(config: Config) -> bool:
