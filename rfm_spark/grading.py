@@ -174,7 +174,7 @@ def _aggregate_cuts(population: DataFrame, spec: MetricGrading, levels: list[Dec
         points = F.array(F.avg("value").cast(MONETARY))
     else:
         points = F.percentile_approx("value", [float(level) for level in levels], spec.accuracy)
-    rows = population.groupBy("scope").agg(points.alias("points")).collect()
+    rows = population.groupBy("scope").agg(points.alias("points")).collect()  # one per scope
     return {row["scope"]: list(row["points"]) for row in rows}
 
 
