@@ -128,13 +128,6 @@ def _round_cuts(customers: DataFrame, plan: GradingPlan, metrics: tuple[str, ...
                 orders: DataFrame | None) -> dict[tuple[str, str], Cuts]:
     specs = {m: plan.grading.of(m) for m in metrics}
 
-    def population(metric: str) -> DataFrame:
-        if specs[metric].of == "orders":
-            return orders.select(plan.scope(metric).alias("scope"),
-                                 F.col("amount").cast(MONETARY).alias("value"))
-        return customers.select(plan.scope(metric).alias("scope"),
-                                plan.value(metric).alias("value"))
-
     exact = [m for m, s in specs.items()
              if s.method == "quantile" or (s.method in ("percentiles", "iqr") and s.exact)]
     ranked = _Ranked.of(_pairs(customers, orders, plan, exact)) if exact else None
@@ -148,8 +141,9 @@ def _round_cuts(customers: DataFrame, plan: GradingPlan, metrics: tuple[str, ...
                 cuts[(metric, "")] = _threshold_cuts(metric, spec, plan)
             elif spec.method != "quantile":
                 levels = _levels(spec)
+                population = _pairs(customers, orders, plan, [metric])
                 values = (ranked.percentiles(metric, levels) if metric in exact
-                          else _aggregate_cuts(population(metric), spec, levels))
+                          else _aggregate_cuts(population, spec, levels))
                 cuts.update({(metric, scope): _cut_points(metric, spec, points, plan.grading.best)
                              for scope, points in values.items()})
     finally:
@@ -249,7 +243,7 @@ class _Ranked:
                      .cache())
         # One row per series and range partition: a series spans few partitions.
         sizes = sorted(histogram.groupBy("metric", "scope", "part")
-                       .agg(F.sum("n").alias("n")).collect())
+                       .agg(F.sum("n").alias("n")).collect())  # a row per series and range
         offsets, totals = {}, {}
         for metric, scope, part, count in sizes:
             offsets[f"{metric}\x01{scope}\x01{part}"] = totals.get((metric, scope), 0)

@@ -175,11 +175,11 @@ def _segment(spark: SparkSession, config: Config, aggregate: DataFrame, as_of: d
         for (metric, scope), c in sorted(cuts.items()):
             log.info("%s grades (%s%s): cut points %s", metric, c.method,
                      f", {scope}" if scope else "", [float(u) for u in c.uppers])
-        missing = [GRADE_COLUMN[m] for m in ("recency", "frequency", "monetary", "age")
-                   if m not in config.grading.metrics]
+        no_age = [F.lit(None).cast("int").alias(GRADE_COLUMN["age"])] if (
+            config.grading.age is None) else []
         customers = (
             graded
-            .select("*", *[F.lit(None).cast("int").alias(column) for column in missing])
+            .select("*", *no_age)
             .transform(assign_segments, table, config.grading)
             .withColumn("run_id", F.lit(run_id))
             .withColumn("as_of_date", F.lit(as_of))

@@ -120,7 +120,8 @@ def check_partition(covered: dict[str, list[str]], items: str, rule: str) -> Non
     if uncovered:
         problems.append(f"{items} covered by no {rule}: {', '.join(sorted(uncovered))}")
     if doubled:
-        listed = "; ".join(f"{item} ({' / '.join(names)})" for item, names in sorted(doubled.items()))
+        listed = "; ".join(f"{item} ({' / '.join(names)})"
+                           for item, names in sorted(doubled.items()))
         problems.append(f"{items} covered by more than one {rule}: {listed}")
     if problems:
         raise RuleError(". ".join(problems))
