@@ -1,11 +1,19 @@
-"""Runs written to real Delta tables: re-runs, failures half-way, the metastore form."""
+"""Runs written to real Delta tables: re-runs, failures half-way, two jobs at once,
+changed input, the metastore form."""
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from conftest import REPO
 from rfm_spark import load_config, run_segmentation
-from rfm_spark.lakehouse import RUN_TABLES, Lakehouse, check_run_id, read_table, write_run
+from rfm_spark.lakehouse import (RUN_TABLES, Lakehouse, RunConflictError, check_run_id,
+                                 claim_holder, read_table, write_run)
+
+ROWS_OF_A_GOLDEN_RUN = {"rfm_customers": 10, "rfm_segments": 27, "rfm_thresholds": 9}
 
 
 def config(**output):
@@ -30,8 +38,14 @@ def test_rerun_of_a_run_id_replaces_it_in_one_commit_per_table(spark, golden, tm
         "bad_date": 1, "missing_customer_id": 1}
     assert runs[0].config_sha256 and "segments:" in runs[0].config
     assert runs[0].delta_version and runs[0].spark_version == spark.version
-    history = DeltaTable.forPath(spark, lake.location("rfm_customers")).history()
-    assert history.count() == 3  # one commit per run, the re-run included
+    fingerprint = runs[0].input_fingerprint
+    assert fingerprint.startswith("sha256:") and " 1 file, 393 bytes, newest " in fingerprint
+    assert runs[0].input_fingerprint == runs[1].input_fingerprint  # same file, unchanged
+    assert lake.read(spark, "rfm_customers").count() == 20  # the replaced attempt is deleted
+    operations = [r.operation for r in DeltaTable.forPath(
+        spark, lake.location("rfm_customers")).history().orderBy("version").collect()]
+    # One commit per run, the re-run included; then the re-run deletes the attempt it replaced.
+    assert operations == ["WRITE", "WRITE", "WRITE", "DELETE"]
 
 
 def test_a_run_failing_between_table_writes_is_never_visible(spark, golden, tmp_path):
@@ -49,12 +63,99 @@ def test_a_run_failing_between_table_writes_is_never_visible(spark, golden, tmp_
     assert [(r.status, "disk full" in r.error) for r in status] == [("failed", True)]
     for table in (*RUN_TABLES, "rfm_runs"):
         assert read_table(spark, lake, table).count() == 0, table
-    assert lake.read(spark, "rfm_customers").count() == 3  # the half-written rows exist...
+    # The first attempt's rows and the half-written ones exist, invisible...
+    assert lake.read(spark, "rfm_customers").count() == 10 + 3
 
     run_segmentation(spark, config(lakehouse=lake.root), golden, run_id="x")
-    assert read_table(spark, lake, "rfm_customers").count() == 10  # ...until the re-run
+    assert_one_copy_of_run_x(spark, lake)  # ...until the re-run succeeds and deletes them
+
+
+def assert_one_copy_of_run_x(spark, lake):
+    """Run x is visible, stored exactly once, and only as its succeeded attempt."""
+    [run] = lake.read(spark, "rfm_runs").collect()
+    assert (run.run_id, run.status) == ("x", "succeeded")
+    for table, rows in ROWS_OF_A_GOLDEN_RUN.items():
+        assert read_table(spark, lake, table).count() == rows, table
+        stored = lake.read(spark, table)
+        assert stored.count() == rows, table
+        assert {r.attempt_id for r in stored.select("attempt_id").distinct().collect()} == {
+            run.attempt_id}, table
+
+
+def test_two_runs_started_together_into_a_new_lakehouse_both_succeed(spark, golden, tmp_path):
+    # Both jobs create every table at once: one of each pair of first commits conflicts.
+    lake = Lakehouse(root=str(tmp_path / "lake"))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda run_id: run_segmentation(
+            spark, config(lakehouse=lake.root), golden, run_id=run_id), ("a", "b")))
+
+    assert [r.customer_count for r in results] == [10, 10]
+    assert sorted((r.run_id, r.status) for r in lake.read(spark, "rfm_runs").collect()) == [
+        ("a", "succeeded"), ("b", "succeeded")]
+    for table, rows in ROWS_OF_A_GOLDEN_RUN.items():
+        by_run = read_table(spark, lake, table).groupBy("run_id").count().collect()
+        assert {r.run_id: r["count"] for r in by_run} == {"a": rows, "b": rows}, table
+        assert lake.read(spark, table).count() == 2 * rows, table
+
+
+def test_the_same_run_id_twice_at_once_the_later_claim_wins(spark, golden, tmp_path):
+    lake = Lakehouse(root=str(tmp_path / "lake"))
+    computed = run_segmentation(spark, config(lakehouse=lake.root), golden, run_id="x",
+                                write=False)
+    tables = {"rfm_customers": computed.customers, "rfm_segments": computed.segments,
+              "rfm_thresholds": computed.thresholds}
+    record = {"run_id": "x", "as_of_date": computed.as_of, "config": "", "customers": 10}
+    # The first job writes all its tables, then waits before its commit while a second
+    # job runs the same id from start to end: the second claimed last, so it wins.
+    first_wrote_all, second_done = threading.Event(), threading.Event()
+
+    def wait_for_the_second(attempt_id):
+        first_wrote_all.set()
+        assert second_done.wait(timeout=600)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(write_run, lake, "x", tables, record, wait_for_the_second)
+        assert first_wrote_all.wait(timeout=600) or first.result()
+        try:
+            run_segmentation(spark, config(lakehouse=lake.root), golden, run_id="x")
+        finally:
+            second_done.set()
+        with pytest.raises(RunConflictError, match=(
+                r"run x was taken over by another job \(attempt [0-9a-f]{32}\) while this one "
+                r"\(attempt [0-9a-f]{32}\) was writing; this attempt's results were discarded")):
+            first.result(timeout=600)
+
+    assert claim_holder(spark, lake, "x") in str(first.exception())
+    assert_one_copy_of_run_x(spark, lake)
+
+
+def test_a_run_id_is_not_rewritten_from_other_input_unless_forced(spark, golden, tmp_path,
+                                                                   caplog):
+    sys.path.insert(0, str(REPO / "jobs"))
+    import segment
+
+    lake = Lakehouse(root=str(tmp_path / "lake"))
+    run_segmentation(spark, config(lakehouse=lake.root), golden, run_id="f")
+    [written] = lake.read(spark, "rfm_runs").collect()
+    with open(golden, "a") as csv:
+        csv.write("2024-01-10,c10,40\n")  # a new customer
+
+    code = segment.main(["--config", str(REPO / "conf/default.yaml"), "--input", golden,
+                         "--lakehouse", lake.root, "--run-id", "f"])
+    assert code == 1
+    assert "run f was written from other input (1 file, " in caplog.text
+    assert "re-run with --force" in caplog.text
+    assert lake.read(spark, "rfm_runs").collect() == [written]  # nothing was written
     assert lake.read(spark, "rfm_customers").count() == 10
-    assert [r.status for r in lake.read(spark, "rfm_runs").collect()] == ["succeeded"]
+
+    forced = run_segmentation(spark, config(lakehouse=lake.root), golden, run_id="f",
+                              force=True)
+    assert forced.customer_count == 11
+    assert read_table(spark, lake, "rfm_customers").count() == 11
+    assert lake.read(spark, "rfm_customers").count() == 11
+    [replaced] = lake.read(spark, "rfm_runs").collect()
+    assert replaced.status == "succeeded"
+    assert replaced.input_fingerprint.split()[0] != written.input_fingerprint.split()[0]
 
 
 def test_metastore_tables(spark, golden):
