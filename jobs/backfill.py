@@ -30,6 +30,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--end", type=iso_date, required=True, help="last possible as-of date")
     parser.add_argument("--every", default="month",
                         help="month (default), week, or a number of days like '14 days'")
+    parser.add_argument("--force", action="store_true",
+                        help="replace runs written from other input (by default, re-running a "
+                             "run id whose input files or Delta version changed is refused)")
     return parser.parse_args(argv)
 
 
@@ -48,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     log.info("backfill of %d as-of dates: %s .. %s", len(dates), dates[0], dates[-1])
     spark = get_spark("rfm_spark backfill")
     try:
-        results = run_backfill(spark, config, dates)
-    except ValueError as error:  # InputError: e.g. no valid rows up to a date
+        results = run_backfill(spark, config, dates, force=args.force)
+    except ValueError as error:  # InputError (e.g. no valid rows up to a date), other input
         log.error("%s", error)
         return 1
     for result in results:

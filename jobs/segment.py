@@ -16,7 +16,7 @@ from rfm_spark import run_segmentation
 from rfm_spark.cli import add_config_arguments, job_config
 from rfm_spark.lakehouse import check_run_id
 from rfm_spark.logs import configure_logging
-from rfm_spark.report import segment_report
+from rfm_spark.report import quality_report, segment_report
 from rfm_spark.session import get_spark
 
 log = logging.getLogger("rfm_spark.jobs.segment")
@@ -29,6 +29,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--run-id", help="default: the as-of date and a short config hash")
     parser.add_argument("--dry-run", action="store_true",
                         help="segment and print the summary, write nothing (no output needed)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace runs written from other input (by default, re-running a "
+                             "run id whose input files or Delta version changed is refused)")
     return parser.parse_args(argv)
 
 
@@ -45,12 +48,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     spark = get_spark("rfm_spark segment")
     try:
-        result = run_segmentation(spark, config, run_id=args.run_id, write=not args.dry_run)
-    except ValueError as error:  # InputError, bad run ids
+        result = run_segmentation(spark, config, run_id=args.run_id, write=not args.dry_run,
+                                  force=args.force)
+    except ValueError as error:  # InputError, bad run ids, other input, a run taken over
         log.error("%s", error)
         return 1
     print(f"\nrun {result.run_id} (as of {result.as_of}): {result.input_rows:,} rows read, "
           f"{result.valid_rows:,} used, dropped {result.dropped_by_reason or 'none'}")
+    print(quality_report(result.quality))
     print(segment_report(result.segments))
     for from_id, to_id in result.migrations:
         print(f"migrations written: {from_id} -> {to_id}")

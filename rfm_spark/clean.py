@@ -13,29 +13,35 @@ from __future__ import annotations
 import datetime as dt
 
 from pyspark.sql import Column, DataFrame
+from pyspark.sql import Window as W
 from pyspark.sql import functions as F
 
 from rfm_spark.config import Clean
+from rfm_spark.read import InputError
 
 REJECT_REASONS = (
-    "malformed_row",        # CSV line with the wrong number of fields
-    "missing_customer_id",  # NULL or blank customer id
-    "bad_date",             # missing, or does not match input.date_format
-    "bad_amount",           # missing or not a number
-    "after_as_of",          # dated after the as-of date
-    "before_lookback",      # older than clean.lookback_days before the as-of date
-    "country_excluded",     # country not in clean.countries
-    "cancelled",            # order id with the cancellation prefix, or negative quantity
-    "non_positive_amount",  # amount <= 0, when clean.drop_non_positive_amounts
+    "malformed_row",          # CSV line with the wrong number of fields
+    "missing_customer_id",    # NULL or blank customer id
+    "unidentified_customer",  # id not matching clean.customer_id_pattern (e.g. no card)
+    "bad_date",               # missing, or does not match input.date_format
+    "bad_amount",             # missing or not a number
+    "duplicate",              # repeats an earlier row's clean.duplicate_key
+    "after_as_of",            # dated after the as-of date
+    "before_lookback",        # older than clean.lookback_days before the as-of date
+    "country_excluded",       # country not in clean.countries
+    "cancelled",              # order id with the cancellation prefix, or negative quantity
+    "non_positive_amount",    # amount <= 0, when clean.drop_non_positive_amounts
 )
 
-
+# Rows failing these are not compared for duplicates: a bad row repeats nothing.
+_UNUSABLE_REASONS = REJECT_REASONS[:REJECT_REASONS.index("duplicate")]
 # A row rejected for one of these keeps its reason whatever the as-of date.
 _BEFORE_AS_OF_REASONS = REJECT_REASONS[:REJECT_REASONS.index("after_as_of")]
 
 
 def flag_rejects(transactions: DataFrame, policy: Clean, as_of: dt.date | None) -> DataFrame:
-    """Adds `reject_reason` (NULL = row is used) to typed transactions; with `as_of`
+    """Adds `reject_reason` (NULL = row is used) and `netted` (a cancellation used with a
+    negative amount, under `cancellations: net`) to typed transactions; with `as_of`
     None, the reasons that depend on it are left to `flag_as_of`."""
     conditions = _reject_conditions(policy)
     reason = F.lit(None).cast("string")
@@ -43,6 +49,9 @@ def flag_rejects(transactions: DataFrame, policy: Clean, as_of: dt.date | None) 
         if name in conditions:
             reason = F.when(conditions[name], F.lit(name)).otherwise(reason)
     flagged = transactions.withColumn("reject_reason", reason)
+    if policy.duplicate_key:
+        flagged = flagged.transform(_flag_duplicates, policy.duplicate_key)
+    flagged = flagged.transform(_net_cancellations, policy)
     return flagged if as_of is None else flag_as_of(flagged, policy, as_of)
 
 
@@ -56,7 +65,12 @@ def flag_as_of(flagged: DataFrame, policy: Clean, as_of: dt.date) -> DataFrame:
     if policy.lookback_days is not None:
         first_day = as_of - dt.timedelta(days=policy.lookback_days - 1)
         reason = reason.when(date < F.lit(first_day), F.lit("before_lookback"))
-    return flagged.withColumn("reject_reason", reason.otherwise(F.col("reject_reason")))
+    reason = reason.otherwise(F.col("reject_reason"))
+    if "netted" not in flagged.columns:  # `aggregate_daily` rows count their netted rows
+        return flagged.withColumn("reject_reason", reason)
+    # A netted cancellation stays one only while the row is used.
+    return flagged.withColumns({"reject_reason": reason,
+                                "netted": F.col("netted") & reason.isNull()})
 
 
 def _reject_conditions(policy: Clean) -> dict[str, Column]:
@@ -69,14 +83,73 @@ def _reject_conditions(policy: Clean) -> dict[str, Column]:
         "bad_date": date.isNull(),
         "bad_amount": amount.isNull(),
     }
+    if policy.customer_id_pattern is not None:
+        matches = F.col("customer_id").rlike(f"^(?:{policy.customer_id_pattern})$")
+        conditions["unidentified_customer"] = ~matches
     if policy.countries is not None:
         in_countries = F.col("country").isin(list(policy.countries))
         conditions["country_excluded"] = ~F.coalesce(in_countries, F.lit(False))
     if policy.cancellations == "drop":
-        by_order = F.coalesce(F.col("order_id").startswith(policy.cancellation_prefix),
-                              F.lit(False))
-        by_quantity = F.coalesce(F.col("quantity") < 0, F.lit(False))
-        conditions["cancelled"] = by_order | by_quantity
+        conditions["cancelled"] = _is_cancellation(policy)
     if policy.drop_non_positive_amounts:
-        conditions["non_positive_amount"] = amount <= 0
+        is_netted = _is_cancellation(policy) if policy.cancellations == "net" else F.lit(False)
+        conditions["non_positive_amount"] = (amount <= 0) & ~is_netted
     return conditions
+
+
+def _is_cancellation(policy: Clean) -> Column:
+    by_order = F.coalesce(F.col("order_id").startswith(policy.cancellation_prefix), F.lit(False))
+    by_quantity = F.coalesce(F.col("quantity") < 0, F.lit(False))
+    return by_order | by_quantity
+
+
+def _flag_duplicates(flagged: DataFrame, key: list[str]) -> DataFrame:
+    """Flags every row after the first with the same key values (NULLs equal) among rows
+    that are usable so far; the first is the one from the first file, then the one whose
+    values sort first, so re-runs keep the same row."""
+    fields = flagged.schema["values"].dataType.fieldNames()
+    missing = [name for name in key if name not in fields]
+    if missing:
+        raise InputError(f"clean.duplicate_key names {missing}, which the input does not "
+                         f"have (it has {fields})")
+    unusable = F.coalesce(F.col("reject_reason").isin(list(_UNUSABLE_REASONS)), F.lit(False))
+    same_key = (W.partitionBy(*[F.col("values")[name] for name in key], unusable)
+                .orderBy(F.col("source_file").asc_nulls_first(), F.to_json("values")))
+    repeats = ~unusable & (F.row_number().over(same_key) > 1)
+    reason = F.when(unusable, F.col("reject_reason")).when(repeats, F.lit("duplicate"))
+    return flagged.withColumn("reject_reason", reason.otherwise(F.col("reject_reason")))
+
+
+def _net_cancellations(flagged: DataFrame, policy: Clean) -> DataFrame:
+    """Under `cancellations: net`, a used cancellation subtracts its amount."""
+    if policy.cancellations != "net":
+        return flagged.withColumn("netted", F.lit(False))
+    netted = _is_cancellation(policy) & F.col("reject_reason").isNull()
+    amount = F.when(netted, -F.abs("amount")).otherwise(F.col("amount"))
+    return flagged.withColumns({"netted": netted, "amount": amount})
+
+
+REJECTS_COLUMNS = ("reason", "source_file", "raw", "customer_id", "purchase_date", "amount")
+
+
+def quarantined(flagged: DataFrame, reasons: list[str] | None,
+                pseudonymised_column: str | None = None) -> DataFrame:
+    """rfm_rejects rows: the rejected transactions (of `reasons`; None: all) with the raw
+    CSV line when it was malformed, otherwise their source values as JSON. With ids
+    pseudonymised, `pseudonymised_column` (the source's customer column) shows the hash
+    in the values and malformed lines, which would show the id, are left out for them."""
+    values = F.col("values")
+    raw_line = F.col("raw_line")
+    if pseudonymised_column is not None:
+        fields = flagged.schema["values"].dataType.fieldNames()
+        values = F.struct(*[(F.col("customer_id") if name == pseudonymised_column
+                             else values[name]).alias(name) for name in fields])
+        raw_line = F.lit(None).cast("string")
+    is_quarantined = (F.col("reject_reason").isNotNull() if reasons is None
+                      else F.col("reject_reason").isin(list(reasons)))
+    return flagged.where(is_quarantined).select(
+        F.col("reject_reason").alias("reason"),
+        F.col("source_file"),
+        F.coalesce(raw_line, F.to_json(values)).alias("raw"),
+        "customer_id", "purchase_date", "amount",
+    )

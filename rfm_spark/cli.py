@@ -7,6 +7,7 @@ import datetime as dt
 
 from rfm_spark.config import Config, ConfigError, load_config
 from rfm_spark.lakehouse import Lakehouse
+from rfm_spark.preflight import check_paths
 from rfm_spark.pseudonymise import key_from_environment
 
 
@@ -27,8 +28,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def job_config(args: argparse.Namespace, require_output: bool = True, **settings) -> Config:
-    """The layered config of a job; raises ConfigError, also when no output is given
-    (unless `require_output` is false)."""
+    """The layered config of a job, its local paths checked; raises ConfigError (also
+    when no output is given, unless `require_output` is false) or InputError."""
     flags = {"input.path": args.input, "input.format": args.format,
              "output.lakehouse": args.lakehouse, "output.database": args.database, **settings}
     config = load_config(args.config, args.set,
@@ -40,6 +41,7 @@ def job_config(args: argparse.Namespace, require_output: bool = True, **settings
             key_from_environment(config.input.pseudonymise.key_variable)
         except ValueError as error:
             raise ConfigError(str(error)) from None
+    check_paths(config)
     return config
 
 

@@ -24,8 +24,9 @@ class ConfigError(ValueError):
 
 GRADED_METRICS = ("recency", "frequency", "monetary")  # age is graded when configured
 
-# Column names are validated because they end up in Spark expressions.
-_COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .-]*$")
+# Column names are validated because they end up in Spark expressions (quoted in
+# backticks, which they cannot contain): letters of any script, digits, `_ . -` and spaces.
+_COLUMN_NAME = re.compile(r"^[^\W\d][\w .-]*$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Csv:
     header: bool = True
     delimiter: str = ","
     encoding: str = "UTF-8"
+    decimal: Literal[".", ","] = "."     # ",": 1C-style decimal commas (spaces are grouping)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +63,9 @@ class Input:
     path: Optional[str] = None
     columns: Columns = Columns()
     date_format: str = "yyyy-MM-dd"
+    # Without an order id, an order is a customer's purchases with equal values of these
+    # roles (H&M: [date, channel]); the default is one order per day.
+    order_key: tuple[Literal["date", "store", "channel", "country"], ...] = ("date",)
     csv: Csv = Csv()
     pseudonymise: Pseudonymise = Pseudonymise()
 
@@ -69,9 +74,20 @@ class Input:
 class Clean:
     lookback_days: Optional[int] = None
     drop_non_positive_amounts: bool = False
-    cancellations: Literal["keep", "drop"] = "keep"
+    cancellations: Literal["keep", "drop", "net"] = "keep"
     cancellation_prefix: str = "C"
     countries: Optional[list[str]] = None
+    customer_id_pattern: Optional[str] = None   # ids not matching: unidentified_customer
+    duplicate_key: Optional[list[str]] = None   # source columns; repeats: duplicate
+    quarantine: Optional[list[str]] = None      # reasons copied to rfm_rejects; null: all
+
+
+@dataclasses.dataclass(frozen=True)
+class Quality:
+    """Limits on shares in the data-quality report; a share above its limit warns."""
+    max_rejected_share: float = 0.05        # of rows read, whatever the reason
+    max_unidentified_share: float = 0.5     # of rows, overall and per store
+    max_multi_store_share: float = 0.5      # of customers buying in more than one store
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,6 +224,7 @@ class Config:
     segments: Optional[tuple[SegmentRule, ...]] = None  # None: the segment is the code
     groups: tuple[GroupRule, ...] = ()
     tags: tuple[TagRule, ...] = ()
+    quality: Quality = Quality()
     output: Output = Output()
 
     def to_yaml(self) -> str:
@@ -436,8 +453,9 @@ def _check_semantics(config: Config, origin: dict[str, str]) -> None:
         raise fail("input.columns.amount", "is required unless quantity and unit_price are mapped")
     if config.clean.countries is not None and columns.country is None:
         raise fail("clean.countries", "needs input.columns.country to be mapped")
-    if config.clean.cancellations == "drop" and not (columns.order_id or columns.quantity):
+    if config.clean.cancellations != "keep" and not (columns.order_id or columns.quantity):
         raise fail("clean.cancellations", "needs input.columns.order_id or quantity mapped")
+    _check_clean_rules(config, fail)
     if config.clean.lookback_days is not None and config.clean.lookback_days < 1:
         raise fail("clean.lookback_days", "must be at least 1")
     if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", config.input.pseudonymise.key_variable):
@@ -455,6 +473,36 @@ def _check_semantics(config: Config, origin: dict[str, str]) -> None:
     if config.output.database is not None and not DATABASE_NAME.fullmatch(
             config.output.database):
         raise fail("output.database", "must be `schema` or `catalog.schema` (letters, digits, _)")
+
+
+def _check_clean_rules(config: Config, fail) -> None:
+    from rfm_spark.clean import REJECT_REASONS  # clean imports this module
+
+    clean, columns = config.clean, config.input.columns
+    for role in config.input.order_key:
+        if getattr(columns, role) is None:
+            raise fail("input.order_key", f"names {role}, which input.columns does not map")
+    if columns.order_id is not None and config.input.order_key != ("date",):
+        raise fail("input.order_key", "is for sources without an order id (input.columns."
+                                      "order_id is mapped)")
+    if clean.customer_id_pattern is not None:
+        try:
+            re.compile(clean.customer_id_pattern)
+        except re.error as error:
+            raise fail("clean.customer_id_pattern", f"is not a regular expression: {error}")
+    if clean.duplicate_key is not None:
+        if not clean.duplicate_key:
+            raise fail("clean.duplicate_key", "must list at least one source column")
+        for name in clean.duplicate_key:
+            if not _COLUMN_NAME.match(name):
+                raise fail("clean.duplicate_key", f"is not a valid column name: {name!r}")
+    unknown = sorted(set(clean.quarantine or ()) - set(REJECT_REASONS))
+    if unknown:
+        raise fail("clean.quarantine", f"names unknown reasons {unknown} (known: "
+                                       f"{', '.join(REJECT_REASONS)})")
+    for key, share in dataclasses.asdict(config.quality).items():
+        if not 0 <= share <= 1:
+            raise fail(f"quality.{key}", "must be a share between 0 and 1")
 
 
 def _check_metrics(config: Config, fail) -> None:

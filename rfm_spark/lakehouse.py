@@ -34,7 +34,7 @@ from rfm_spark import fingerprint
 
 log = logging.getLogger(__name__)
 
-RUN_TABLES = ("rfm_customers", "rfm_segments", "rfm_thresholds")
+RUN_TABLES = ("rfm_customers", "rfm_segments", "rfm_thresholds", "rfm_rejects", "rfm_quality")
 RUNS_TABLE = "rfm_runs"
 MIGRATIONS_TABLE = "rfm_migrations"
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")

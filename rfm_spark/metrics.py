@@ -33,29 +33,37 @@ BLOCK_DAYS = 64 * WORDS
 def aggregate_customers(flagged: DataFrame, has_order_id: bool,
                         partition_by: tuple[str, ...] = ()) -> DataFrame:
     """Per (customer_id, partition columns, reject_reason): rows, amount, orders, days,
-    first and last date.
+    first and last purchase date, and the netted cancellations' rows and amount (in
+    `rows` and `amount` too, but bought nothing: not in orders, days or dates).
 
     Without an order id (an order is a day), the rows are first aggregated per customer,
     reason and block of BLOCK_DAYS days, with a bitmap of the days bought on; a second,
     small aggregation adds the blocks up. With an order id, one aggregation counts the
     sets of days and of orders.
     """
+    bought = ~F.col("netted")
+    purchase_date = F.when(bought, F.col("purchase_date"))
+    netted = [F.count(F.when(F.col("netted"), 1)).alias("netted_rows"),
+              F.sum(F.when(F.col("netted"), F.col("amount"))).alias("netted_amount")]
     if has_order_id:
-        days = F.size(F.collect_set("purchase_date"))
-        orders = F.size(F.collect_set(F.coalesce(F.col("order_id"), _day_key())))
+        days = F.size(F.collect_set(purchase_date))
+        orders = F.size(F.collect_set(F.when(bought, F.coalesce(F.col("order_id"),
+                                                                 _day_key()))))
         return (flagged
                 .groupBy("customer_id", *partition_by, "reject_reason")
                 .agg(F.count(F.lit(1)).alias("rows"),
                      F.sum("amount").cast(MONETARY).alias("amount"),
                      orders.cast("long").alias("orders"),
                      days.cast("long").alias("days"),
-                     F.min("purchase_date").alias("first_purchase_date"),
-                     F.max("purchase_date").alias("last_purchase_date")))
+                     F.min(purchase_date).alias("first_purchase_date"),
+                     F.max(purchase_date).alias("last_purchase_date"),
+                     *netted)
+                .transform(_netted_types))
     day_number = F.datediff("purchase_date", F.lit(dt.date(1970, 1, 1)))
     day_in_block = F.pmod(day_number, F.lit(BLOCK_DAYS))
     # shiftleft takes a column as the shift only in SQL; the text is a constant.
     day_bit = F.expr("shiftleft(1L, cast(day_in_block % 64 AS INT))")
-    words = [F.bit_or(F.when(F.floor(F.col("day_in_block") / 64) == word, day_bit)
+    words = [F.bit_or(F.when(bought & (F.floor(F.col("day_in_block") / 64) == word), day_bit)
                       .otherwise(F.lit(0).cast("long"))).alias(f"days_{word}")
              for word in range(WORDS)]
     days = sum((F.bit_count(f"days_{word}") for word in range(1, WORDS)),
@@ -66,39 +74,49 @@ def aggregate_customers(flagged: DataFrame, has_order_id: bool,
         .groupBy("customer_id", *partition_by, "reject_reason",
                  F.floor(day_number / BLOCK_DAYS).alias("block"))  # NULL for bad dates
         .agg(F.count(F.lit(1)).alias("rows"), F.sum("amount").alias("amount"), *words,
-             F.min("purchase_date").alias("first_purchase_date"),
-             F.max("purchase_date").alias("last_purchase_date"))
+             F.min(purchase_date).alias("first_purchase_date"),
+             F.max(purchase_date).alias("last_purchase_date"), *netted)
         .groupBy("customer_id", *partition_by, "reject_reason")
         .agg(F.sum("rows").alias("rows"),
              F.sum("amount").cast(MONETARY).alias("amount"),
              F.sum(days).cast("long").alias("orders"),
              F.sum(days).cast("long").alias("days"),
              F.min("first_purchase_date").alias("first_purchase_date"),
-             F.max("last_purchase_date").alias("last_purchase_date"))
+             F.max("last_purchase_date").alias("last_purchase_date"),
+             F.sum("netted_rows").alias("netted_rows"),
+             F.sum("netted_amount").alias("netted_amount"))
+        .transform(_netted_types)
     )
 
 
 def aggregate_daily(flagged: DataFrame, has_order_id: bool,
-                    partition_by: tuple[str, ...] = ()) -> DataFrame:
-    """Per (customer_id, partition columns, purchase_date, reject_reason): rows, amount
-    and, when an order id is mapped, the set of that day's order keys. Flag without an
-    as-of date."""
-    order_keys = ([F.collect_set(F.coalesce(F.col("order_id"), _day_key())).alias("order_keys")]
-                  if has_order_id else [])
+                    group_by: tuple[str, ...] = ()) -> DataFrame:
+    """Per (customer_id, `group_by` columns, purchase_date, reject_reason): rows, amount,
+    `purchases` (rows that are no netted cancellation), the netted rows and amount and,
+    with an order id, the set of that day's order keys. Flag without an as-of date."""
+    bought = ~F.col("netted")
+    order_keys = ([F.collect_set(F.when(bought, F.coalesce(F.col("order_id"), _day_key())))
+                   .alias("order_keys")] if has_order_id else [])
     return (flagged
-            .groupBy("customer_id", *partition_by, "purchase_date", "reject_reason")
-            .agg(F.count(F.lit(1)).alias("rows"), F.sum("amount").alias("amount"), *order_keys))
+            .groupBy("customer_id", *group_by, "purchase_date", "reject_reason")
+            .agg(F.count(F.lit(1)).alias("rows"), F.sum("amount").alias("amount"),
+                 F.count(F.when(bought, 1)).alias("purchases"),
+                 F.count(F.when(F.col("netted"), 1)).alias("netted_rows"),
+                 F.sum(F.when(F.col("netted"), F.col("amount"))).alias("netted_amount"),
+                 *order_keys))
 
 
 def snapshot_aggregate(daily: DataFrame, as_of: dt.date, policy: Clean,
                        partition_by: tuple[str, ...] = ()) -> DataFrame:
-    """`aggregate_customers` as of one date, from `aggregate_daily` rows.
+    """`aggregate_customers` as of one date, from `aggregate_daily` rows (which may be
+    grouped by more columns than `partition_by`).
 
     `days` and `orders` are exact for the used rows (NULL reason), the only ones they
-    are read for: a rejected day can appear under one reason twice after re-flagging.
+    are read for.
     """
     has_order_id = "order_keys" in daily.columns
-    days = F.count(F.lit(1))
+    purchase_date = F.when(F.col("purchases") > 0, F.col("purchase_date"))
+    days = F.count_distinct(purchase_date)
     orders = (F.size(F.array_distinct(F.flatten(F.collect_list("order_keys"))))
               if has_order_id else days)
     return (
@@ -109,9 +127,18 @@ def snapshot_aggregate(daily: DataFrame, as_of: dt.date, policy: Clean,
              F.sum("amount").cast(MONETARY).alias("amount"),
              orders.cast("long").alias("orders"),
              days.cast("long").alias("days"),
-             F.min("purchase_date").alias("first_purchase_date"),
-             F.max("purchase_date").alias("last_purchase_date"))
+             F.min(purchase_date).alias("first_purchase_date"),
+             F.max(purchase_date).alias("last_purchase_date"),
+             F.sum("netted_rows").alias("netted_rows"),
+             F.sum("netted_amount").alias("netted_amount"))
+        .transform(_netted_types)
     )
+
+
+def _netted_types(aggregate: DataFrame) -> DataFrame:
+    return aggregate.withColumns({
+        "netted_rows": F.col("netted_rows").cast("long"),
+        "netted_amount": F.coalesce(F.col("netted_amount"), F.lit(0)).cast(MONETARY)})
 
 
 def _day_key():
@@ -138,7 +165,8 @@ def customer_metrics(aggregate: DataFrame, as_of: dt.date, options: Metrics,
             if options.frequency == "rate" else F.lit(None).cast(MONETARY))
     return (
         aggregate
-        .where(F.col("reject_reason").isNull())
+        # Customers with only netted cancellations bought nothing: not graded, counted.
+        .where(F.col("reject_reason").isNull() & (F.col("days") > 0))
         .select(
             "customer_id",
             *partition_by,
@@ -168,8 +196,17 @@ def purchase_rate(interval_days: int, churn_days: int, as_of: dt.date) -> Column
     return (numerator / activity_days.cast(T.DecimalType(10, 0))).cast(MONETARY)
 
 
+def customers_without_purchase(aggregate: DataFrame) -> DataFrame:
+    """Customers whose used rows are all netted cancellations: nothing bought in the
+    period, so nothing to grade; the run counts them."""
+    return aggregate.where(F.col("reject_reason").isNull() & (F.col("days") == 0))
+
+
 def used_rows(flagged: DataFrame) -> DataFrame:
-    return flagged.where(F.col("reject_reason").isNull())
+    """Used purchases: transactions, or `aggregate_daily` days, that are no netted
+    cancellation (the churn period and order amounts read only purchases)."""
+    bought = ~F.col("netted") if "netted" in flagged.columns else F.col("purchases") > 0
+    return flagged.where(F.col("reject_reason").isNull() & bought)
 
 
 def churn_period_days(used: DataFrame, spec: int | ChurnPercentile) -> int:
@@ -197,5 +234,8 @@ def order_amounts(used: DataFrame, has_order_id: bool, partition_by: tuple[str, 
                   ) -> DataFrame:
     """The amount of each order (cheque): the population of `grading.monetary.of: orders`."""
     order = F.coalesce(F.col("order_id"), _day_key()) if has_order_id else _day_key()
+    # A day of `aggregate_daily` may hold netted cancellations: they are no order.
+    amount = (F.col("amount") - F.coalesce(F.col("netted_amount"), F.lit(0))
+              if "netted_amount" in used.columns else F.col("amount"))
     return (used.groupBy("customer_id", *partition_by, order.alias("order_key"))
-            .agg(F.sum("amount").alias("amount")))
+            .agg(F.sum(amount).alias("amount")))

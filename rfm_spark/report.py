@@ -7,6 +7,7 @@ import html
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from rfm_spark.quality import QualityRow
 from rfm_spark.rules import CodeEntry
 
 
@@ -109,3 +110,22 @@ def code_table_report(table: dict[str, CodeEntry], tsv: bool = False) -> str:
     last = keep[-1]
     return "\n".join("  ".join(row[i] if i == last else row[i].ljust(widths[i]) for i in keep)
                      .rstrip() for row in [header, *rows])
+
+
+def quality_report(report: list[QualityRow], stores_shown: int = 10) -> str:
+    """The data-quality summary: rows and amount per reason, unidentified shares (the
+    `stores_shown` worst stores, and every store over its limit), warnings last."""
+    lines = [f"{'data quality':<40}  {'rows':>12}  {'amount':>16}  {'share':>6}"]
+    stores = sorted((r for r in report if r.scope.startswith("store=")),
+                    key=lambda r: -(r.share or 0))
+    shown = {id(r) for r in stores if r.warning} | {id(r) for r in stores[:2 * stores_shown]}
+    for row in report:
+        if row.scope.startswith("store=") and id(row) not in shown:
+            continue
+        dates = f"  {row.first_date} .. {row.last_date}" if row.first_date else ""
+        amount = f"{row.amount:,.2f}" if row.amount is not None else ""
+        share = f"{row.share:.1%}" if row.share is not None else ""
+        flag = "  WARNING" if row.warning else ""
+        lines.append(f"{row.check + ' ' + row.scope:<40}  {row.rows:>12,}  {amount:>16}  "
+                     f"{share:>6}{dates}{flag}")
+    return "\n".join(lines)

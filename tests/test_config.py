@@ -60,6 +60,14 @@ def test_unknown_key_in_set_override():
     ("input.columns.date=t_dat'); drop", r"not a valid column name"),
     ("clean.countries=[UK]", r"needs input.columns.country"),
     ("output.database=x;y", r"'output.database' must be"),
+    ("clean.customer_id_pattern=(2000", r"'clean.customer_id_pattern' is not a regular expr"),
+    ("clean.duplicate_key=[]", r"'clean.duplicate_key' must list at least one source column"),
+    ("clean.duplicate_key=[a`b]", r"'clean.duplicate_key' is not a valid column name"),
+    ("clean.quarantine=[bad_dates]", r"'clean.quarantine' names unknown reasons \['bad_dates'\]"),
+    ("input.order_key=[date, channel]", r"'input.order_key' names channel, which input.columns"),
+    ("input.csv.decimal=;", r"'input.csv.decimal' must be one of \., ,"),
+    ("quality.max_rejected_share=5", r"'quality.max_rejected_share' must be a share between"),
+    ("clean.cancellations=net", r"'clean.cancellations' needs input.columns.order_id or quantity"),
 ])
 def test_bad_values_name_the_key_and_where_it_was_set(override, message):
     with pytest.raises(ConfigError, match=r"^--set: .*" + message):

@@ -51,6 +51,10 @@ def test_a_pseudonymised_run_holds_only_keyed_hashes(spark, golden, monkeypatch)
     assert {r.customer_id: r.segment_code for r in result.customers.collect()} == {
         expected(b"s3cret", cid): code for cid, *_, code, _, _ in EXPECTED}
     assert result.dropped_by_reason == {"bad_date": 1, "missing_customer_id": 1}
+    # The quarantine shows the hash where the source had the id.
+    bad_date = result.rejects.where("reason = 'bad_date'").first()
+    assert bad_date.raw == ('{"t_dat":"not-a-date","customer_id":"%s","price":"3"}'
+                            % expected(b"s3cret", "c02"))
 
 
 def test_the_job_refuses_to_start_without_the_key(tmp_path, monkeypatch, caplog):
