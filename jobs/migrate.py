@@ -17,6 +17,7 @@ from rfm_spark.lakehouse import check_run_id
 from rfm_spark.logs import configure_logging
 from rfm_spark.migration import LEVELS
 from rfm_spark.pipeline import migrate
+from rfm_spark.preflight import check_lakehouse
 from rfm_spark.read import InputError
 from rfm_spark.report import transition_matrix, transition_report
 from rfm_spark.session import get_spark
@@ -39,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging()
     try:
         lakehouse = output_lakehouse(args)
+        if lakehouse.root is not None:
+            check_lakehouse(lakehouse.root, runs_needed=True)
         check_run_id(args.from_run)
         check_run_id(args.to_run)
     except ValueError as error:

@@ -29,7 +29,7 @@ WIDGETS = {
     "level": "group",
 }
 
-from rfm_spark.notebook import frame_display, html_display, widget_values
+from rfm_spark.notebook import frame_display, html_display, widget_lakehouse, widget_values
 
 params = widget_values(WIDGETS, globals())
 show = frame_display(globals())
@@ -41,14 +41,13 @@ params
 from pyspark.sql import functions as F
 
 from rfm_spark.history import fill_dynamics, threshold_drift
-from rfm_spark.lakehouse import Lakehouse, read_table
+from rfm_spark.lakehouse import read_table
 from rfm_spark.pipeline import migration_between
 from rfm_spark.report import transition_heatmap_html, transition_matrix, transition_report
 from rfm_spark.session import get_spark
 
 spark = get_spark()
-lakehouse = (Lakehouse(database=params["database"]) if params["database"]
-             else Lakehouse(root=params["lakehouse"]))
+lakehouse = widget_lakehouse(params)
 runs = read_table(spark, lakehouse, "rfm_runs")
 newest_scheme = runs.orderBy(F.desc("as_of_date"), F.desc("finished_at")).first().scheme_sha256
 latest_two = (runs.where(F.col("scheme_sha256") == newest_scheme)

@@ -29,7 +29,7 @@ WIDGETS = {
     "examples_per_reason": "5",
 }
 
-from rfm_spark.notebook import frame_display, widget_values
+from rfm_spark.notebook import frame_display, widget_lakehouse, widget_values
 
 params = widget_values(WIDGETS, globals())
 show = frame_display(globals())
@@ -40,14 +40,13 @@ params
 from pyspark.sql import Window as W
 from pyspark.sql import functions as F
 
-from rfm_spark.lakehouse import Lakehouse, read_table
+from rfm_spark.lakehouse import read_table
 from rfm_spark.quality import stored_report, warnings
 from rfm_spark.report import quality_report
 from rfm_spark.session import get_spark
 
 spark = get_spark()
-lakehouse = (Lakehouse(database=params["database"]) if params["database"]
-             else Lakehouse(root=params["lakehouse"]))
+lakehouse = widget_lakehouse(params)
 runs = read_table(spark, lakehouse, "rfm_runs")
 run_id = params["run_id"] or runs.orderBy(F.desc("finished_at")).first().run_id
 run = runs.where(F.col("run_id") == run_id).first()

@@ -198,7 +198,7 @@ def write_run(lakehouse: Lakehouse, run_id: str, tables: dict[str, DataFrame],
     spark = next(iter(tables.values())).sparkSession
     if lakehouse.database and not spark.catalog.databaseExists(lakehouse.database):
         spark.sql(f"CREATE SCHEMA IF NOT EXISTS {lakehouse.database}")  # name checked above
-    check_input_unchanged(spark, lakehouse, run_id, input_fingerprint, force)
+    written_before = check_input_unchanged(spark, lakehouse, run_id, input_fingerprint, force)
     attempt_id = uuid.uuid4().hex
     record = {**run_record, "run_id": run_id, ATTEMPT_COLUMN: attempt_id,
               "input_fingerprint": input_fingerprint}
@@ -224,26 +224,33 @@ def write_run(lakehouse: Lakehouse, run_id: str, tables: dict[str, DataFrame],
         _mark_failed(spark, lakehouse, record, error)
         raise
     log.info("run %s: attempt %s succeeded", run_id, attempt_id)
-    _delete_other_attempts(spark, lakehouse, run_id, attempt_id, list(tables))
+    # Every attempt claims before it writes: with no claim before ours, no rows but ours
+    # (a later claim makes ours lose instead).
+    if written_before:
+        _delete_other_attempts(spark, lakehouse, run_id, attempt_id, list(tables))
     return attempt_id
 
 
 def check_input_unchanged(spark: SparkSession, lakehouse: Lakehouse, run_id: str,
-                          input_fingerprint: str | None, force: bool = False) -> None:
+                          input_fingerprint: str | None, force: bool = False) -> bool:
     """Refuses (InputChangedError) to replace a run written from other input, unless
     `force`: a run id names one result, which a re-run repeats but must not silently
-    change. Compares only when both the stored run and this one read a path."""
-    if force or input_fingerprint is None or not lakehouse.exists(spark, RUNS_TABLE):
-        return
+    change. Compares only when both the stored run and this one read a path. Returns
+    whether rfm_runs has a row for the run id (any status)."""
+    if not lakehouse.exists(spark, RUNS_TABLE):
+        return False
     stored = [row.input_fingerprint for row in _with_columns(
         lakehouse.read(spark, RUNS_TABLE), ["input_fingerprint"]).where(
         F.col("run_id") == run_id).select("input_fingerprint").collect()]  # one row per run
+    if force or input_fingerprint is None:
+        return bool(stored)
     if stored and stored[0] is not None and not fingerprint.same_input(stored[0],
                                                                        input_fingerprint):
         raise InputChangedError(
             f"run {run_id} was written from other input ({fingerprint.description(stored[0])};"
             f" now {fingerprint.description(input_fingerprint)}); re-run with --force "
             "(force=True) to replace it")
+    return bool(stored)
 
 
 def set_run_status(spark: SparkSession, lakehouse: Lakehouse, record: dict) -> None:

@@ -6,6 +6,8 @@ import os
 import tempfile
 from typing import Callable
 
+from rfm_spark.lakehouse import Lakehouse
+
 
 def widget_values(defaults: dict[str, str], namespace: dict) -> dict[str, str]:
     """Databricks text widgets with these defaults; elsewhere `RFM_<NAME>` variables."""
@@ -36,3 +38,9 @@ def html_display(namespace: dict) -> Callable[[str, str], None]:
             file.write(html)
         print(f"heatmap written to {path}")
     return show
+
+
+def widget_lakehouse(params: dict[str, str]) -> Lakehouse:
+    """The lakehouse the `database` widget names, else the `lakehouse` folder."""
+    return (Lakehouse(database=params["database"]) if params["database"]
+            else Lakehouse(root=params["lakehouse"]))

@@ -11,7 +11,7 @@ import os
 from urllib.parse import urlparse
 
 from rfm_spark.config import Config
-from rfm_spark.lakehouse import RUN_TABLES, RUNS_TABLE
+from rfm_spark.lakehouse import MIGRATIONS_TABLE, RUN_TABLES, RUNS_TABLE
 from rfm_spark.read import InputError
 
 
@@ -21,10 +21,17 @@ def check_paths(config: Config) -> None:
     if config.input.path is not None:
         check_input(config, config.input.path)
     if config.output.lakehouse is not None:
-        root = _local(config.output.lakehouse)
-        if root is not None:
-            for table in (*RUN_TABLES, RUNS_TABLE, "rfm_migrations"):
-                _check_delta(os.path.join(root, table), must_exist=False)
+        check_lakehouse(config.output.lakehouse)
+
+
+def check_lakehouse(root: str, runs_needed: bool = False) -> None:
+    """Every table folder of a local lakehouse that exists is a Delta table; with
+    `runs_needed`, rfm_runs must exist (a job that reads runs)."""
+    root = _local(root)
+    if root is None:
+        return
+    for table in (*RUN_TABLES, RUNS_TABLE, MIGRATIONS_TABLE):
+        _check_delta(os.path.join(root, table), must_exist=runs_needed and table == RUNS_TABLE)
 
 
 def _local(path: str) -> str | None:
@@ -51,7 +58,8 @@ def check_input(config: Config, path: str) -> None:
 def _check_delta(path: str, must_exist: bool) -> None:
     if not os.path.exists(path):
         if must_exist:
-            raise InputError(f"{path}: no such Delta table")
+            raise InputError(f"{path}: no such Delta table (no run was written here)"
+                             if path.endswith(RUNS_TABLE) else f"{path}: no such Delta table")
         return
     if not os.path.isdir(os.path.join(path, "_delta_log")):
         raise InputError(f"{path}: exists but is not a Delta table (no _delta_log)")

@@ -105,10 +105,11 @@ def test_config_errors_stop_before_spark_starts(tmp_path):
 
 
 def test_missing_input_fails_with_a_clear_message(spark, tmp_path, caplog):
+    # A local path is checked before Spark starts (exit 2); others when Spark reads them.
     code = segment.main(["--config", str(REPO / "conf/default.yaml"), "--input",
                          str(tmp_path / "missing"), "--lakehouse", str(tmp_path / "lake")])
-    assert code == 1
-    assert "cannot read CSV input" in caplog.text
+    assert code == 2
+    assert f"{tmp_path / 'missing'}: no input files" in caplog.text
 
 
 def test_backfill_and_migrate_clis(spark, generated_csv, tmp_path, capsys, caplog):
@@ -132,6 +133,9 @@ def test_backfill_and_migrate_clis(spark, generated_csv, tmp_path, capsys, caplo
 
     assert migrate.main(["--lakehouse", lake, "--from-run", ids[0], "--to-run", "nope"]) == 2
     assert "no succeeded run 'nope'" in caplog.text
+    empty = str(tmp_path / "empty")
+    assert migrate.main(["--lakehouse", empty, "--from-run", "a", "--to-run", "b"]) == 2
+    assert "rfm_runs: no such Delta table (no run was written here)" in caplog.text
     assert backfill.main(["--config", str(REPO / "conf/default.yaml"), "--lakehouse", lake,
                           "--input", generated_csv, "--start", "2020-08-01",
                           "--end", "2020-09-01", "--every", "fortnight"]) == 2

@@ -76,14 +76,17 @@ def test_reject_counts_add_up(spark):
 def test_a_snapshot_of_the_daily_aggregate_equals_the_direct_aggregate(spark):
     # Extra rows: order D again on another day (counted once), a row after the as-of
     # date, one before a 9-day lookback, and a blank customer after the as-of date.
+    # Under `net`, X orders are cancellations: c2's subtracts, c4 has nothing else.
     rows = ROWS + [("c2", D(2024, 1, 9), 4.0, "D"), ("c1", D(2024, 1, 12), 3.0, "F"),
                    ("c1", D(2024, 1, 1), 2.0, None), ("c3", D(2023, 12, 31), 1.0, "G"),
-                   ("", D(2024, 1, 11), 1.0, "H")]
+                   ("", D(2024, 1, 11), 1.0, "H"), ("c2", D(2024, 1, 8), 1.5, "X1"),
+                   ("c4", D(2024, 1, 7), 2.0, "X2")]
     full = [(c, d, Decimal(str(a)), o, None, None, None, None, False) for c, d, a, o in rows]
     transactions = spark.createDataFrame(full, TRANSACTION_SCHEMA)
-    policy = Clean(lookback_days=10)
     used = "reject_reason IS NULL"
-    for has_order_id in (True, False):
+    cases = [(Clean(lookback_days=10), has_order_id) for has_order_id in (True, False)]
+    cases += [(Clean(lookback_days=10, cancellations="net", cancellation_prefix="X"), True)]
+    for policy, has_order_id in cases:
         direct = aggregate_customers(flag_rejects(transactions, policy, AS_OF), has_order_id)
         daily = aggregate_daily(flag_rejects(transactions, policy, None), has_order_id)
         snapshot = snapshot_aggregate(daily, AS_OF, policy)
@@ -91,8 +94,12 @@ def test_a_snapshot_of_the_daily_aggregate_equals_the_direct_aggregate(spark):
                            ignore_row_order=True, ignore_nullable=True)
         assert_df_equality(reject_counts(snapshot), reject_counts(direct),
                            ignore_row_order=True, ignore_nullable=True)
-    c2 = direct.where("customer_id = 'c2' AND reject_reason IS NULL").first()
-    assert (c2.orders, c2.days) == (2, 2)  # without order ids, an order is a day
+    netted = {r.customer_id: r for r in direct.where(used).collect()}
+    # c2: orders D (twice) and its day's line, 8 + 2 + 4 - 1.5; c4: a cancellation only.
+    assert (netted["c2"].orders, netted["c2"].days, netted["c2"].amount) == (2, 2, Decimal("12.5"))
+    assert (netted["c4"].days, netted["c4"].netted_rows, netted["c4"].amount) == (
+        0, 1, Decimal(-2))
+    assert netted["c4"].last_purchase_date is None
 
 
 def test_distinct_days_across_blocks_and_centuries_equal_a_plain_distinct_count(spark):
@@ -112,7 +119,8 @@ def test_distinct_days_across_blocks_and_centuries_equal_a_plain_distinct_count(
                      F.countDistinct("purchase_date").alias("days"),
                      F.min("purchase_date").alias("first_purchase_date"),
                      F.max("purchase_date").alias("last_purchase_date")))
-    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+    assert_df_equality(got.drop("netted_rows", "netted_amount"), expected,
+                       ignore_row_order=True, ignore_nullable=True)
 
 
 def test_purchase_rate_formula(spark):

@@ -92,3 +92,20 @@ def test_parquet_numeric_ids_timestamps_and_quantity_times_price(spark, tmp_path
 def test_missing_path_is_a_clear_error(spark, tmp_path):
     with pytest.raises(InputError, match="cannot read delta input"):
         read(spark, tmp_path / "nothing", Input(format="delta"))
+
+
+def test_delta_input_keeps_its_files_and_fingerprints_its_version(spark, tmp_path):
+    from rfm_spark.fingerprint import description, input_fingerprint
+    table = str(tmp_path / "d")
+    frame = spark.createDataFrame([("2024-01-01", "c1", "1.5")],
+                                  "t_dat string, customer_id string, price string")
+    frame.write.format("delta").save(table)
+    got = read(spark, table, Input(format="delta"))
+    rows = got.collect()
+    assert [(r.customer_id, r.amount) for r in rows] == [("c1", Decimal("1.5"))]
+    assert rows[0].source_file.startswith(f"file:{table}/part-")
+    first = input_fingerprint(spark, got, table, "delta")
+    frame.write.format("delta").mode("append").save(table)
+    second = input_fingerprint(spark, got, table, "delta")
+    assert (description(first), description(second)) == (
+        "Delta table version 0", "Delta table version 1")
