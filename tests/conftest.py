@@ -71,12 +71,12 @@ def write_yaml(path: Path, text: str) -> Path:
     return path
 
 
-BACKFILL_DATES = ("2020-03-31", "2020-08-31", "month")  # 6 month ends
+BACKFILL_DATES = ("2020-05-31", "2020-08-31", "month")  # 4 month ends
 
 
 @pytest.fixture(scope="session")
 def backfilled(spark, tmp_path_factory):
-    """Generated H&M-shaped data (parquet) and a lakehouse with 6 monthly runs of it."""
+    """Generated H&M-shaped data (parquet) and a lakehouse with 4 monthly runs of it."""
     import datetime as dt
     from types import SimpleNamespace
 

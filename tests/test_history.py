@@ -1,5 +1,5 @@
 """Threshold drift, fill dynamics and customer history on hand-built run tables, and on
-the 6 backfilled monthly runs."""
+the 4 backfilled monthly runs."""
 import datetime as dt
 from decimal import Decimal
 
@@ -83,12 +83,12 @@ def test_history_of_the_backfilled_runs(spark, backfilled):
     lake = backfilled.lake
     succeeded = read_table(spark, lake, "rfm_runs")
     drift = threshold_drift(read_table(spark, lake, "rfm_thresholds"), succeeded)
-    assert drift.count() == 6 * 9  # 6 runs x 3 metrics x 3 grades
+    assert drift.count() == 4 * 9  # 4 runs x 3 metrics x 3 grades
     assert drift.where("previous_run_id IS NULL").count() == 9
     fill = fill_dynamics(read_table(spark, lake, "rfm_segments"), succeeded, "group")
     sizes = {(r.run_id, r.value): r.customers for r in fill.collect()}
     changes = fill.where("customers_change IS NOT NULL").collect()
-    assert len(changes) == 5 * 3
+    assert len(changes) == 3 * 3
     previous = dict(zip([r.run_id for r in backfilled.results][1:],
                         [r.run_id for r in backfilled.results]))
     assert all(r.customers_change == r.customers - sizes[(previous[r.run_id], r.value)]
