@@ -129,9 +129,6 @@ def _net_cancellations(flagged: DataFrame, policy: Clean) -> DataFrame:
     return flagged.withColumns({"netted": netted, "amount": amount})
 
 
-REJECTS_COLUMNS = ("reason", "source_file", "raw", "customer_id", "purchase_date", "amount")
-
-
 def quarantined(flagged: DataFrame, reasons: list[str] | None,
                 pseudonymised_column: str | None = None) -> DataFrame:
     """rfm_rejects rows: the rejected transactions (of `reasons`; None: all) with the raw
