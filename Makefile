@@ -9,12 +9,12 @@ SCALE ?= 1
 
 .PHONY: setup run test bench clean
 
-# venv + pinned packages + Delta jars; seconds when already done.
+# venv + pinned packages (the `local` and `dev` extras) + Delta jars; seconds when done.
 setup: $(VENV)/.installed $(VENV)/.spark-ready
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[local,dev]'
 	touch $@
 
 $(VENV)/.spark-ready: $(VENV)/.installed scripts/setup_spark.sh
@@ -28,11 +28,15 @@ $(SAMPLE)/_SUCCESS: | setup
 run: setup $(SAMPLE)/_SUCCESS
 	$(PY) jobs/segment.py --config conf/default.yaml --input $(SAMPLE) --lakehouse $(LAKEHOUSE)
 
+# Every test on a local session, then the end-to-end ones marked `connect` again through
+# a Spark Connect server (Databricks serverless and standard access mode work that way).
+# Inner loop: `.venv/bin/python -m pytest -m "not e2e"`.
 test: setup
 	$(PY) -m pytest
+	RFM_TEST_CONNECT=1 $(PY) -m pytest -m connect
 
 $(VENV)/.bench-installed: $(VENV)/.installed
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[local,dev,bench]'
 	touch $@
 
 # The job against DuckDB, Polars and pandas on the same generated files; writes

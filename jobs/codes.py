@@ -1,41 +1,7 @@
-"""Print a scheme's full code table: every grade code with its segment, group, group
-attributes, tags and actions, for review. Reads only the config; no Spark.
-
-    python jobs/codes.py --config conf/default.yaml --config conf/presets/classic.yaml [--tsv]
-
-Exit codes: 0 done, 2 bad configuration (e.g. codes covered by no segment, listed).
-"""
-from __future__ import annotations
-
-import argparse
+"""`spark-submit jobs/codes.py ...`: the same job as `rfm-codes` (rfm_spark/jobs/codes.py)."""
 import sys
 
-from rfm_spark.config import ConfigError, code_table, load_config
-from rfm_spark.report import code_table_report
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", action="append", required=True,
-                        help="YAML config; repeat to layer files (later files win key by key)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override any config key by its dotted path")
-    parser.add_argument("--tsv", action="store_true", help="tab-separated, for spreadsheets")
-    args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config, args.set)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    table = code_table(config)
-    metrics = " ".join(m[0].upper() for m in config.grading.metrics)
-    if not args.tsv:
-        print(f"{len(table)} codes ({metrics}, {'1' if config.grading.best == 'lowest' else 'top grade'}"
-              f" = best), {len({e.segment for e in table.values()})} segments, "
-              f"{len({e.group for e in table.values()})} groups")
-    print(code_table_report(table, tsv=args.tsv))
-    return 0
-
+from rfm_spark.jobs.codes import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,68 +1,7 @@
-"""Segment customers and write the run to Delta tables.
-
-    python jobs/segment.py --config conf/default.yaml --input PATH --lakehouse DIR
-    spark-submit jobs/segment.py <same arguments>
-    python jobs/segment.py --config ... --input PATH --dry-run    # print, write nothing
-
-Exit codes: 0 done, 2 bad configuration or arguments, 1 the run failed.
-"""
-from __future__ import annotations
-
-import argparse
-import logging
+"""`spark-submit jobs/segment.py ...`: the same job as `rfm-segment` (rfm_spark/jobs/segment.py)."""
 import sys
 
-from rfm_spark import run_segmentation
-from rfm_spark.cli import add_config_arguments, job_config
-from rfm_spark.lakehouse import check_run_id
-from rfm_spark.logs import configure_logging
-from rfm_spark.report import quality_report, segment_report
-from rfm_spark.session import get_spark
-
-log = logging.getLogger("rfm_spark.jobs.segment")
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_config_arguments(parser)
-    parser.add_argument("--as-of", help="YYYY-MM-DD; default: last transaction date")
-    parser.add_argument("--run-id", help="default: the as-of date and a short config hash")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="segment and print the summary, write nothing (no output needed)")
-    parser.add_argument("--force", action="store_true",
-                        help="replace runs written from other input (by default, re-running a "
-                             "run id whose input files or Delta version changed is refused)")
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    configure_logging()
-    try:
-        config = job_config(args, require_output=not args.dry_run,
-                            **{"metrics.as_of": args.as_of})
-        if args.run_id is not None:
-            check_run_id(args.run_id)
-    except ValueError as error:  # ConfigError included
-        log.error("%s", error)
-        return 2
-    spark = get_spark("rfm_spark segment")
-    try:
-        result = run_segmentation(spark, config, run_id=args.run_id, write=not args.dry_run,
-                                  force=args.force)
-    except ValueError as error:  # InputError, bad run ids, other input, a run taken over
-        log.error("%s", error)
-        return 1
-    print(f"\nrun {result.run_id} (as of {result.as_of}): {result.input_rows:,} rows read, "
-          f"{result.valid_rows:,} used, dropped {result.dropped_by_reason or 'none'}")
-    print(quality_report(result.quality))
-    print(segment_report(result.segments))
-    for from_id, to_id in result.migrations:
-        print(f"migrations written: {from_id} -> {to_id}")
-    if result.written_to is not None:
-        print(f"tables: {result.written_to.location('rfm_*')}")
-    return 0
-
+from rfm_spark.jobs.segment import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,8 +2,10 @@
 # MAGIC %md
 # MAGIC # Segment customers (RFM)
 # MAGIC Runs the rfm_spark segmentation on a transactions table and shows the segments.
-# MAGIC Set the widgets, then *Run all*. The run is written to Delta tables
-# MAGIC (`rfm_customers`, `rfm_segments`, `rfm_thresholds`, `rfm_runs`).
+# MAGIC Set the widgets, then *Run all*. The run is written to the Delta tables
+# MAGIC `rfm_customers`, `rfm_segments`, `rfm_thresholds`, `rfm_rejects`, `rfm_quality`,
+# MAGIC `rfm_runs` and `rfm_migrations` (README, "Output tables"); with a database, read
+# MAGIC them through the views `v_rfm_customers`, ... which show only succeeded runs.
 # MAGIC
 # MAGIC Outside Databricks the same file runs as a script in local mode; the widgets are
 # MAGIC then read from environment variables `RFM_CONFIG`, `RFM_INPUT`, `RFM_AS_OF`,

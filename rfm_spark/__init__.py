@@ -1,7 +1,19 @@
 """rfm_spark: RFM customer segmentation on Spark and Delta Lake."""
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from rfm_spark.config import ConfigError, load_config  # noqa: E402
-from rfm_spark.pipeline import RunResult, run_segmentation  # noqa: E402
+__version__ = "0.2.0"
+__all__ = ["ConfigError", "RfmError", "RunResult", "load_config", "run_segmentation",
+           "__version__"]
 
-__all__ = ["ConfigError", "RunResult", "load_config", "run_segmentation", "__version__"]
+# The public API, imported on first use: `import rfm_spark` stays cheap (no Spark) and
+# the library's modules never import the package's top level back.
+_API = {"ConfigError": "rfm_spark.errors", "RfmError": "rfm_spark.errors",
+        "load_config": "rfm_spark.config", "RunResult": "rfm_spark.pipeline",
+        "run_segmentation": "rfm_spark.pipeline"}
+
+
+def __getattr__(name: str):
+    if name not in _API:
+        raise AttributeError(f"module 'rfm_spark' has no attribute {name!r}")
+    import importlib
+    return getattr(importlib.import_module(_API[name]), name)

@@ -17,21 +17,11 @@ from pyspark.sql import Window as W
 from pyspark.sql import functions as F
 
 from rfm_spark.config import Clean
-from rfm_spark.read import InputError
+from rfm_spark.errors import ConfigError
+from rfm_spark.reasons import REJECT_REASONS
 
-REJECT_REASONS = (
-    "malformed_row",          # CSV line with the wrong number of fields
-    "missing_customer_id",    # NULL or blank customer id
-    "unidentified_customer",  # id not matching clean.customer_id_pattern (e.g. no card)
-    "bad_date",               # missing, or does not match input.date_format
-    "bad_amount",             # missing or not a number
-    "duplicate",              # repeats an earlier row's clean.duplicate_key
-    "after_as_of",            # dated after the as-of date
-    "before_lookback",        # older than clean.lookback_days before the as-of date
-    "country_excluded",       # country not in clean.countries
-    "cancelled",              # order id with the cancellation prefix, or negative quantity
-    "non_positive_amount",    # amount <= 0, when clean.drop_non_positive_amounts
-)
+_SPACE = r"[\s\p{Z}\u200b\ufeff]"  # Java regex: white space, Unicode spaces, zero-width
+_BLANK = f"^{_SPACE}*$"
 
 # Rows failing these are not compared for duplicates: a bad row repeats nothing.
 _UNUSABLE_REASONS = REJECT_REASONS[:REJECT_REASONS.index("duplicate")]
@@ -43,6 +33,8 @@ def flag_rejects(transactions: DataFrame, policy: Clean, as_of: dt.date | None) 
     """Adds `reject_reason` (NULL = row is used) and `netted` (a cancellation used with a
     negative amount, under `cancellations: net`) to typed transactions; with `as_of`
     None, the reasons that depend on it are left to `flag_as_of`."""
+    if policy.trim_customer_id:
+        transactions = transactions.withColumn("customer_id", _trimmed(F.col("customer_id")))
     conditions = _reject_conditions(policy)
     reason = F.lit(None).cast("string")
     for name in reversed(REJECT_REASONS):
@@ -76,11 +68,13 @@ def flag_as_of(flagged: DataFrame, policy: Clean, as_of: dt.date) -> DataFrame:
 def _reject_conditions(policy: Clean) -> dict[str, Column]:
     date = F.col("purchase_date")
     amount = F.col("amount")
-    customer_is_blank = F.col("customer_id").isNull() | (F.trim("customer_id") == "")
+    customer_is_blank = F.col("customer_id").isNull() | F.col("customer_id").rlike(_BLANK)
     conditions = {
         "malformed_row": F.col("malformed"),
         "missing_customer_id": customer_is_blank,
         "bad_date": date.isNull(),
+        "implausible_date": (date < F.lit(policy.earliest_date))
+        | (date > F.lit(policy.latest_date)),
         "bad_amount": amount.isNull(),
     }
     if policy.customer_id_pattern is not None:
@@ -97,6 +91,11 @@ def _reject_conditions(policy: Clean) -> dict[str, Column]:
     return conditions
 
 
+def _trimmed(customer_id: Column) -> Column:
+    """Without surrounding white space, no-break and other Unicode spaces included."""
+    return F.regexp_replace(customer_id, f"^{_SPACE}+|{_SPACE}+$", "")
+
+
 def _is_cancellation(policy: Clean) -> Column:
     by_order = F.coalesce(F.col("order_id").startswith(policy.cancellation_prefix), F.lit(False))
     by_quantity = F.coalesce(F.col("quantity") < 0, F.lit(False))
@@ -110,8 +109,9 @@ def _flag_duplicates(flagged: DataFrame, key: list[str]) -> DataFrame:
     fields = flagged.schema["values"].dataType.fieldNames()
     missing = [name for name in key if name not in fields]
     if missing:
-        raise InputError(f"clean.duplicate_key names {missing}, which the input does not "
-                         f"have (it has {fields})")
+        named = ", ".join(f"clean.duplicate_key[{key.index(name)}]: {name!r}" for name in missing)
+        raise ConfigError(f"the config names columns the input does not have ({named}); "
+                          f"it has {fields}")
     unusable = F.coalesce(F.col("reject_reason").isin(list(_UNUSABLE_REASONS)), F.lit(False))
     same_key = (W.partitionBy(*[F.col("values")[name] for name in key], unusable)
                 .orderBy(F.col("source_file").asc_nulls_first(), F.to_json("values")))
@@ -129,24 +129,22 @@ def _net_cancellations(flagged: DataFrame, policy: Clean) -> DataFrame:
     return flagged.withColumns({"netted": netted, "amount": amount})
 
 
-def quarantined(flagged: DataFrame, reasons: list[str] | None,
-                pseudonymised_column: str | None = None) -> DataFrame:
+def quarantined(flagged: DataFrame, reasons: list[str] | None, pseudonymised: bool = False
+                ) -> DataFrame:
     """rfm_rejects rows: the rejected transactions (of `reasons`; None: all) with the raw
-    CSV line when it was malformed, otherwise their source values as JSON. With ids
-    pseudonymised, `pseudonymised_column` (the source's customer column) shows the hash
-    in the values and malformed lines, which would show the id, are left out for them."""
-    values = F.col("values")
-    raw_line = F.col("raw_line")
-    if pseudonymised_column is not None:
-        fields = flagged.schema["values"].dataType.fieldNames()
-        values = F.struct(*[(F.col("customer_id") if name == pseudonymised_column
-                             else values[name]).alias(name) for name in fields])
-        raw_line = F.lit(None).cast("string")
+    CSV record when it was malformed, otherwise their source values as JSON. With ids
+    pseudonymised, no raw text is kept (a shifted field may hold an id anywhere), nor the
+    values parsed from a malformed record; the customer id shown is the hash."""
     is_quarantined = (F.col("reject_reason").isNotNull() if reasons is None
                       else F.col("reject_reason").isin(list(reasons)))
+    raw = F.coalesce(F.col("raw_line"), F.to_json("values"))
+    parsed = [F.col("purchase_date"), F.col("amount")]
+    if pseudonymised:
+        raw = F.lit(None).cast("string")
+        parsed = [F.when(~F.col("malformed"), column) for column in parsed]
     return flagged.where(is_quarantined).select(
         F.col("reject_reason").alias("reason"),
         F.col("source_file"),
-        F.coalesce(raw_line, F.to_json(values)).alias("raw"),
-        "customer_id", "purchase_date", "amount",
+        raw.alias("raw"),
+        "customer_id", parsed[0].alias("purchase_date"), parsed[1].alias("amount"),
     )

@@ -29,20 +29,11 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import Window as W
 from pyspark.sql import functions as F
 
-from rfm_spark.config import Grading, MetricGrading, grading_rounds
+from rfm_spark.config import Grading, MetricGrading
 from rfm_spark.metrics import MONETARY
+from rfm_spark.registry import METRICS
 
-LOWER_IS_BETTER = {"recency": True, "frequency": False, "monetary": False, "age": False}
-GRADE_COLUMN = {"recency": "r_grade", "frequency": "f_grade", "monetary": "m_grade",
-                "age": "a_grade"}
 _CUT_SCALE = Decimal("0.00000001")  # MONETARY's scale
-
-
-def value_column(metric: str, frequency: str) -> str:
-    if metric == "frequency" and frequency == "rate":
-        return "frequency_rate"
-    return {"recency": "recency_days", "frequency": "frequency", "monetary": "monetary",
-            "age": "tenure_days"}[metric]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +60,7 @@ class GradingPlan:
     churn_days: int | None = None
 
     def value(self, metric: str) -> Column:
-        return F.col(value_column(metric, self.frequency)).cast(MONETARY)
+        return F.col(METRICS[metric].value_column_for(self.frequency)).cast(MONETARY)
 
     def scope(self, metric: str) -> Column:
         """Text naming the population a customer is graded in, e.g. `store=3, r_grade=1`;
@@ -77,7 +68,7 @@ class GradingPlan:
         spec = self.grading.of(metric)
         if spec.method == "thresholds":
             return F.lit("")
-        keys = list(self.partition_by) + [GRADE_COLUMN[m] for m in spec.within]
+        keys = list(self.partition_by) + [METRICS[m].grade_column for m in spec.within]
         if not keys:
             return F.lit("")
         return F.concat_ws(", ", *[F.concat(F.lit(f"{key}="), F.coalesce(
@@ -89,7 +80,7 @@ def grade(customers: DataFrame, plan: GradingPlan, orders: DataFrame | None = No
     """Adds a grade column per graded metric; returns the cuts used per (metric, scope).
     `orders` (scope columns + `amount`) is the population of `of: orders`."""
     all_cuts: dict[tuple[str, str], Cuts] = {}
-    for round_metrics in grading_rounds(plan.grading):
+    for round_metrics in plan.grading.rounds():
         cuts = _round_cuts(customers, plan, round_metrics, orders)
         all_cuts.update(cuts)
         for metric in round_metrics:
@@ -100,7 +91,7 @@ def grade(customers: DataFrame, plan: GradingPlan, orders: DataFrame | None = No
 
 def _apply(customers: DataFrame, plan: GradingPlan, metric: str, cuts: dict[str, Cuts]
            ) -> DataFrame:
-    value, column = plan.value(metric), GRADE_COLUMN[metric]
+    value, column = plan.value(metric), METRICS[metric].grade_column
     if set(cuts) == {""}:  # one scope: literal comparisons, no join
         return customers.withColumn(column, _case(value, cuts[""]))
     table = customers.sparkSession.createDataFrame(
@@ -177,7 +168,7 @@ def _cut_points(metric: str, spec: MetricGrading, points: list[Decimal], best: s
         q1, q3 = points
         points = [q1, q3, (q3 + (q3 - q1) * Decimal("1.5")).quantize(_CUT_SCALE, ROUND_HALF_UP)]
     # A value equal to the mean is the worse grade; percentile cuts are closed right.
-    inclusive = not LOWER_IS_BETTER[metric] if spec.method == "mean" else True
+    inclusive = not METRICS[metric].lower_is_better if spec.method == "mean" else True
     return _fixed_cuts(metric, spec.method, points, [inclusive] * len(points), best)
 
 
@@ -195,7 +186,7 @@ def _threshold_cuts(metric: str, spec: MetricGrading, plan: GradingPlan) -> Cuts
 def _fixed_cuts(metric: str, method: str, uppers: list[Decimal], inclusive: list[bool],
                 best: str) -> Cuts:
     count = len(uppers) + 1
-    grades = tuple(_grade_number(position, count, LOWER_IS_BETTER[metric], best)
+    grades = tuple(_grade_number(position, count, METRICS[metric].lower_is_better, best)
                    for position in range(count))
     return Cuts(method, tuple(uppers), tuple(inclusive), grades)
 
@@ -266,7 +257,7 @@ class _Ranked:
     def quantile_cuts(self, grade_counts: dict[str, int], best: str
                       ) -> dict[tuple[str, str], Cuts]:
         """The quantile bins of several metrics, in one small job."""
-        lower_is_better = F.col("metric").isin([m for m in grade_counts if LOWER_IS_BETTER[m]])
+        lower_is_better = F.col("metric").isin([m for m in grade_counts if METRICS[m].lower_is_better])
         better = F.when(lower_is_better, F.col("below")).otherwise(
             F.col("total") - F.col("below") - F.col("n"))
         grades = F.element_at(F.create_map(*[F.lit(x) for item in grade_counts.items()
@@ -316,8 +307,9 @@ class _Ranked:
 
 
 def _shuffle_partitions(spark) -> int:
+    """The session's shuffle partitions; Databricks' `auto` lets AQE choose, from 200."""
     setting = spark.conf.get("spark.sql.shuffle.partitions")
-    return int(setting) if setting.isdigit() else spark.sparkContext.defaultParallelism
+    return int(setting) if setting.isdigit() else 200
 
 
 def thresholds_table(graded: DataFrame, plan: GradingPlan,
@@ -325,7 +317,7 @@ def thresholds_table(graded: DataFrame, plan: GradingPlan,
     """Per metric, scope and grade: the values it holds, its customers and the cut points."""
     entries = F.explode(F.array(*[
         F.struct(F.lit(m).alias("metric"), plan.scope(m).alias("scope"),
-                 F.col(GRADE_COLUMN[m]).alias("grade"),
+                 F.col(METRICS[m].grade_column).alias("grade"),
                  plan.value(m).cast("double").alias("value"))
         for m in plan.grading.metrics]))
     observed = (graded.select(entries.alias("entry")).select("entry.*")

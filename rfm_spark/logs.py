@@ -13,7 +13,14 @@ log = logging.getLogger("rfm_spark")
 
 def configure_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, format=LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S")
-    logging.getLogger("py4j").setLevel(logging.WARNING)
+    quiet(logging.WARNING)
+
+
+def quiet(level: int) -> None:
+    """Spark's Python loggers: py4j's chatter, and PySpark's query-context log, which
+    reports errors the library catches and handles (a table that does not exist yet)."""
+    logging.getLogger("py4j").setLevel(level)
+    logging.getLogger("DataFrameQueryContextLogger").setLevel(logging.CRITICAL)
 
 
 @contextlib.contextmanager

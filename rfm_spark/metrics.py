@@ -146,12 +146,6 @@ def _day_key():
     return F.concat(F.lit("day:"), F.col("purchase_date").cast("string"))
 
 
-def reject_counts(aggregate: DataFrame) -> DataFrame:
-    """Rows and amount per reject reason (NULL reason = rows used)."""
-    return (aggregate.groupBy("reject_reason")
-            .agg(F.sum("rows").alias("rows"), F.sum("amount").alias("amount")))
-
-
 def customer_metrics(aggregate: DataFrame, as_of: dt.date, options: Metrics,
                      churn_days: int | None = None, partition_by: tuple[str, ...] = ()
                      ) -> DataFrame:

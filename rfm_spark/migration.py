@@ -15,17 +15,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from rfm_spark.metrics import MONETARY
-
-PARTITION_ROLES = ("store", "country", "channel")  # grading.partition_by's choices
+from rfm_spark.tables import PARTITION_ROLES
 
 # The segment levels of a run, finest first; every level is a column of rfm_customers.
 LEVELS = ("segment_code", "segment", "group")
-
-MIGRATION_SCHEMA = (
-    "from_run_id string, to_run_id string, from_as_of_date date, to_as_of_date date, "
-    "level string, from_value string, to_value string, change string, customers long, "
-    "monetary_from decimal(38,8), monetary_to decimal(38,8)"
-)
 
 
 def transitions(from_customers: DataFrame, to_customers: DataFrame,

@@ -17,13 +17,12 @@ from pyspark.sql import functions as F
 
 from rfm_spark.config import Quality
 from rfm_spark.metrics import MONETARY
+from rfm_spark.reasons import UNIDENTIFIED_REASONS
+from rfm_spark.tables import ATTEMPT, QUALITY
 
-UNIDENTIFIED_REASONS = ("missing_customer_id", "unidentified_customer")
-
-QUALITY_SCHEMA = (
-    "check string, scope string, rows long, amount decimal(38,8), share double, "
-    "`limit` double, warning boolean, first_date date, last_date date"
-)
+# The report's columns: rfm_quality's, without the run's.
+REPORT_LAYOUT = tuple((name, kind) for name, kind in QUALITY.layout()
+                      if name not in ("run_id", "as_of_date", ATTEMPT))
 
 
 def quality_aggregate(rows: DataFrame, group_by: tuple[str, ...]) -> DataFrame:
@@ -58,51 +57,82 @@ class QualityRow:
     last_date: dt.date | None = None
 
 
-def quality_rows(aggregate: DataFrame, has_store: bool, limits: Quality) -> list[QualityRow]:
-    """The report of a per (customer, [store], reason) aggregate."""
-    by_reason = (aggregate.groupBy("reject_reason")
-                 .agg(F.sum("rows").alias("rows"), F.sum("amount").alias("amount"),
-                      F.sum("netted_rows").alias("netted_rows"),
-                      F.sum("netted_amount").alias("netted_amount"),
-                      F.min("first_purchase_date").alias("first"),
-                      F.max("last_purchase_date").alias("last"))
-                 .collect())  # one row per reason
-    rows_read = sum(row.rows for row in by_reason)
-    amount_read = sum((row.amount or 0 for row in by_reason), Decimal(0))
+@dataclasses.dataclass(frozen=True)
+class ReasonTotal:
+    """One reject reason's rows (None: the rows used) in the run's aggregate."""
+    reason: str | None
+    rows: int
+    amount: Decimal | None
+    netted_rows: int
+    netted_amount: Decimal | None
+    first: dt.date | None
+    last: dt.date | None
+
+
+def reason_totals(aggregate: DataFrame) -> list[ReasonTotal]:
+    """Rows, amount, netted cancellations and date range per reason, in one small job:
+    the run's counts, the report's rows and the last purchase date all come from it."""
+    rows = (aggregate.groupBy("reject_reason")
+            .agg(F.sum("rows"), F.sum("amount"), F.sum("netted_rows"), F.sum("netted_amount"),
+                 F.min("first_purchase_date"), F.max("last_purchase_date"))
+            .collect())  # one row per reason
+    return sorted((ReasonTotal(*row) for row in rows),
+                  key=lambda total: (total.reason is not None, total.reason or ""))
+
+
+def quality_rows(totals: list[ReasonTotal], stores: DataFrame | None, limits: Quality
+                 ) -> list[QualityRow]:
+    """The report: `totals` per reason, and, when a store is mapped, `stores`, an
+    aggregate per (customer, store, reason)."""
+    rows_read = sum(total.rows for total in totals)
+    amount_read = sum((total.amount or 0 for total in totals), Decimal(0))
     report = [QualityRow("rows", "read", rows_read, amount_read, 1.0 if rows_read else None)]
-    for row in sorted(by_reason, key=lambda r: (r.reject_reason is not None, r.reject_reason)):
-        scope = row.reject_reason or "used"
-        report.append(QualityRow("rows", scope, row.rows, row.amount, _share(row.rows, rows_read),
-                                 first_date=row.first, last_date=row.last))
-        if row.reject_reason is None and row.netted_rows:
-            report.append(QualityRow("rows", "used_netted_cancellations", row.netted_rows,
-                                     row.netted_amount, _share(row.netted_rows, rows_read)))
-    rejected = sum(row.rows for row in by_reason if row.reject_reason is not None)
-    report.append(_limited("rows", "rejected", rejected, rows_read,
+    for total in totals:
+        report.append(QualityRow("rows", total.reason or "used", total.rows, total.amount,
+                                 _share(total.rows, rows_read), first_date=total.first,
+                                 last_date=total.last))
+        if total.reason is None and total.netted_rows:
+            report.append(QualityRow("rows", "used_netted_cancellations", total.netted_rows,
+                                     total.netted_amount, _share(total.netted_rows, rows_read)))
+    rejected = [total for total in totals if total.reason is not None]
+    report.append(_limited("rows", "rejected", sum(t.rows for t in rejected), rows_read,
                            limits.max_rejected_share,
-                           sum((r.amount or 0 for r in by_reason if r.reject_reason), Decimal(0))))
-    report += _unidentified(aggregate, has_store, limits)
-    if has_store:
-        report.append(_multi_store(aggregate, limits))
+                           sum((t.amount or 0 for t in rejected), Decimal(0))))
+    unidentified = [total for total in totals if total.reason in UNIDENTIFIED_REASONS]
+    overall = _Scope(rows_read, amount_read, sum(t.rows for t in unidentified),
+                     sum((t.amount or 0 for t in unidentified), Decimal(0)))
+    report += _unidentified([("all", overall)] + (_per_store(stores) if stores else []), limits)
+    if stores is not None:
+        report.append(_multi_store(stores, limits))
     return report
 
 
 def quality_frame(spark: SparkSession, report: list[QualityRow]) -> DataFrame:
-    return spark.createDataFrame([dataclasses.astuple(row) for row in report], QUALITY_SCHEMA)
+    return spark.createDataFrame([dataclasses.astuple(row) for row in report],
+                                 QUALITY.ddl(REPORT_LAYOUT))
 
 
-def _unidentified(aggregate: DataFrame, has_store: bool, limits: Quality) -> list[QualityRow]:
-    """Unidentified rows and amount, overall and per store, as shares of all rows read."""
+@dataclasses.dataclass(frozen=True)
+class _Scope:
+    rows: int
+    amount: Decimal | None
+    unid_rows: int
+    unid_amount: Decimal
+
+
+def _per_store(stores: DataFrame) -> list[tuple[str, _Scope]]:
     unidentified = F.col("reject_reason").isin(list(UNIDENTIFIED_REASONS))
-    totals = [F.sum("rows").alias("rows"), F.sum("amount").alias("amount"),
-              F.sum(F.when(unidentified, F.col("rows")).otherwise(0)).alias("unid_rows"),
-              F.coalesce(F.sum(F.when(unidentified, F.col("amount"))), F.lit(0))
-              .alias("unid_amount")]
-    overall = aggregate.agg(*totals).first()
-    stores = (aggregate.groupBy("store").agg(*totals).orderBy("store").collect()  # per store
-              if has_store else [])
+    rows = (stores.groupBy("store")
+            .agg(F.sum("rows"), F.sum("amount"),
+                 F.sum(F.when(unidentified, F.col("rows")).otherwise(0)),
+                 F.coalesce(F.sum(F.when(unidentified, F.col("amount"))), F.lit(0)))
+            .orderBy("store").collect())  # one row per store
+    return [(f"store={row[0] or '(none)'}", _Scope(*row[1:])) for row in rows]
+
+
+def _unidentified(scopes: list[tuple[str, _Scope]], limits: Quality) -> list[QualityRow]:
+    """Unidentified rows and amount, overall and per store, as shares of the scope's."""
     report = []
-    scopes = [("all", overall)] + [(f"store={s.store or '(none)'}", s) for s in stores]
     for scope, row in scopes:
         report.append(_limited("unidentified_rows", scope, row.unid_rows, row.rows,
                                limits.max_unidentified_share, row.unid_amount))

@@ -21,11 +21,17 @@ import itertools
 import re
 from typing import Any, Iterable, Optional, Protocol
 
+from rfm_spark.tables import RESERVED_COLUMNS
+
 _TOKEN = re.compile(r"\d|\*|\([^()]*\)")
 
 
 class RuleError(ValueError):
-    pass
+    """A rule that cannot work; `key` is the config key it is under (`tags[2]`)."""
+
+    def __init__(self, message: str, key: str = "segments"):
+        super().__init__(message)
+        self.key = key
 
 
 class CodeRule(Protocol):
@@ -133,20 +139,21 @@ def code_table(segments: Optional[Iterable], groups: Iterable, tags: Iterable,
     naming the level and listing every uncovered or doubly covered code."""
     codes = all_codes(grade_counts)
     groups, tags = list(groups), list(tags)
-    _unique([g.name for g in groups], "group")
-    _unique([t.name for t in tags], "tag")
+    _unique([g.name for g in groups], "group", "groups")
+    _unique([t.name for t in tags], "tag", "tags")
     if segments is None:
         segment_of = {code: None for code in codes}
         group_of = {code: group.name for code, group in _level_by_codes(
             groups, "groups", "group", grade_counts, metrics, codes).items()}
     else:
         segments = list(segments)
-        _unique([s.name for s in segments], "segment")
+        _unique([s.name for s in segments], "segment", "segments")
         segment_of = _level_by_codes(segments, "segments", "segment", grade_counts, metrics,
                                      codes)
         group_of = _groups_of_segments(segments, groups, segment_of)
     by_name = {g.name: g for g in groups}
-    tag_codes = [(t.name, rule_codes(t, grade_counts, metrics)) for t in tags]
+    tag_codes = [(t.name, _codes_of(t, f"tags[{index}]", grade_counts, metrics))
+                 for index, t in enumerate(tags)]
     table = {}
     for code in codes:
         segment, group = segment_of[code], by_name.get(group_of[code])
@@ -164,16 +171,26 @@ def code_table(segments: Optional[Iterable], groups: Iterable, tags: Iterable,
     return table
 
 
+def _codes_of(rule: CodeRule, key: str, grade_counts: tuple[int, ...],
+              metrics: tuple[str, ...]) -> set[str]:
+    try:
+        return rule_codes(rule, grade_counts, metrics)
+    except RuleError as error:
+        part = ".where" if str(error).startswith("where") else ".codes"
+        raise RuleError(f"{key.split('[')[0]}: {error}", f"{key}{part}") from None
+
+
 def _level_by_codes(rules: list, level: str, rule: str, grade_counts: tuple[int, ...],
                     metrics: tuple[str, ...], codes: list[str]) -> dict[str, Any]:
     if not rules:
-        raise RuleError(f"{level}: define at least one {rule} with codes")
+        raise RuleError(f"{level}: define at least one {rule} with codes", level)
+    members = {r.name: _codes_of(r, f"{level}[{index}]", grade_counts, metrics)
+               for index, r in enumerate(rules)}
+    covered = owners(members, codes)
     try:
-        members = {r.name: rule_codes(r, grade_counts, metrics) for r in rules}
-        covered = owners(members, codes)
         check_partition(covered, "codes", rule)
     except RuleError as error:
-        raise RuleError(f"{level}: {error}") from None
+        raise RuleError(f"{level}: {error}", level) from None
     by_name = {r.name: r for r in rules}
     return {code: by_name[names[0]] for code, names in covered.items()}
 
@@ -181,48 +198,44 @@ def _level_by_codes(rules: list, level: str, rule: str, grade_counts: tuple[int,
 def _groups_of_segments(segments: list, groups: list, segment_of: dict) -> dict[str, str]:
     missing = [s.name for s in segments if not s.group]
     if missing:
-        raise RuleError(f"segments: no group given for {', '.join(missing)}")
+        raise RuleError(f"segments: no group given for {', '.join(missing)}", "segments")
     with_codes = [g.name for g in groups if g.codes or g.where]
     if with_codes:
         raise RuleError(f"groups: {', '.join(with_codes)} list codes, but segments name their "
-                        "groups (codes on groups are for `segments: null`)")
+                        "groups (codes on groups are for `segments: null`)", "groups")
     named, listed = {s.group for s in segments}, {g.name for g in groups}
     if listed - named:
-        raise RuleError(f"groups: no segment belongs to {', '.join(sorted(listed - named))}")
+        raise RuleError(f"groups: no segment belongs to {', '.join(sorted(listed - named))}",
+                        "groups")
     if groups and named - listed:
         raise RuleError(f"groups: list every group the segments name, or none; missing "
-                        f"{', '.join(sorted(named - listed))}")
+                        f"{', '.join(sorted(named - listed))}", "groups")
     return {code: segment.group for code, segment in segment_of.items()}
 
 
 _ATTRIBUTE = re.compile(r"^[a-z][a-z0-9_]*$")
-# Columns of rfm_customers and rfm_segments an attribute must not shadow.
-_RESERVED = {"run_id", "as_of_date", "customer_id", "store", "country", "channel",
-             "first_purchase_date", "last_purchase_date", "recency_days", "tenure_days",
-             "frequency", "frequency_rate", "monetary", "r_grade", "f_grade", "m_grade",
-             "a_grade", "segment_code", "segment_id", "segment", "group_id", "group", "tags",
-             "score", "segment_action", "group_action", "customers", "share",
-             "monetary_total", "monetary_share", "mean_recency_days", "mean_frequency",
-             "mean_monetary"}
 
 
 def _check_attributes(groups: list) -> None:
     for group in groups:
         for key in group.attributes or {}:
-            if not _ATTRIBUTE.match(key) or key in _RESERVED:
+            if not _ATTRIBUTE.match(key) or key in RESERVED_COLUMNS:
                 raise RuleError(f"groups: attribute name {key!r} must be lower-case letters, "
-                                "digits and _, and not a column name of the run tables")
+                                "digits and _, and not a column name of the run tables",
+                                "groups")
     names = {tuple(sorted((g.attributes or {}).keys())) for g in groups}
     if len(names) > 1:
         raise RuleError("groups: every group must give the same attributes "
-                        f"(found {' / '.join(', '.join(n) or 'none' for n in sorted(names))})")
+                        f"(found {' / '.join(', '.join(n) or 'none' for n in sorted(names))})",
+                        "groups")
     for key in (names.pop() if names else ()):
         kinds = {type(g.attributes[key]) for g in groups}
         if len(kinds) > 1 or not kinds <= {int, str}:
-            raise RuleError(f"groups: attribute {key!r} must be all integers or all text")
+            raise RuleError(f"groups: attribute {key!r} must be all integers or all text",
+                            "groups")
 
 
-def _unique(names: list[str], rule: str) -> None:
+def _unique(names: list[str], rule: str, key: str) -> None:
     doubled = sorted({name for name in names if names.count(name) > 1})
     if doubled:
-        raise RuleError(f"{rule} names must be unique: {', '.join(doubled)}")
+        raise RuleError(f"{rule} names must be unique: {', '.join(doubled)}", key)

@@ -10,9 +10,10 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from rfm_spark.config import Grading
-from rfm_spark.grading import GRADE_COLUMN
 from rfm_spark.metrics import MONETARY
+from rfm_spark.registry import METRICS
 from rfm_spark.rules import CodeEntry
+from rfm_spark.tables import attribute_type
 
 SCORE = T.DecimalType(12, 6)
 LEVEL_COLUMNS = ("segment_id", "segment", "group_id", "group")
@@ -20,14 +21,19 @@ LEVEL_COLUMNS = ("segment_id", "segment", "group_id", "group")
 
 def level_columns(table: dict[str, CodeEntry]) -> tuple[str, ...]:
     """Columns a code maps to, in order: ids and names of each level, group attributes."""
-    attributes = next(iter(table.values())).attributes
-    return LEVEL_COLUMNS + tuple(attributes)
+    return LEVEL_COLUMNS + tuple(attributes(table))
+
+
+def attributes(table: dict[str, CodeEntry]) -> dict[str, str]:
+    """The groups' attributes and their column types (the same in every table)."""
+    return {name: attribute_type(value)
+            for name, value in next(iter(table.values())).attributes.items()}
 
 
 def assign_segments(graded: DataFrame, table: dict[str, CodeEntry], grading: Grading
                     ) -> DataFrame:
     """Adds segment_code (grade digits, R first), every level, tags and score."""
-    code = F.concat(*[F.col(GRADE_COLUMN[m]).cast("string") for m in grading.metrics])
+    code = F.concat(*[F.col(METRICS[m].grade_column).cast("string") for m in grading.metrics])
     # A literal map: the code table is small and known before Spark starts, so no join.
     entries = F.create_map(*[x for c, entry in table.items()
                              for x in (F.lit(c), _entry_struct(entry))])
@@ -42,7 +48,7 @@ def score(grading: Grading) -> Column:
     if grading.score is None:
         return F.lit(None).cast(SCORE)
     weights = {m: getattr(grading.score, m) for m in grading.metrics}
-    total = sum((F.lit(Decimal(repr(w))) * F.col(GRADE_COLUMN[m]) for m, w in weights.items()
+    total = sum((F.lit(Decimal(repr(w))) * F.col(METRICS[m].grade_column) for m, w in weights.items()
                  if w), F.lit(Decimal(0)))
     return total.cast(SCORE)
 
@@ -51,18 +57,16 @@ def _entry_struct(entry: CodeEntry) -> Column:
     text = {"segment_id": entry.segment_id, "segment": entry.segment,
             "group_id": entry.group_id, "group": entry.group}
     fields = [F.lit(value).cast("string").alias(name) for name, value in text.items()]
-    fields += [F.lit(value).alias(name) for name, value in entry.attributes.items()]
+    fields += [F.lit(value).cast(attribute_type(value)).alias(name)
+               for name, value in entry.attributes.items()]
     tags = F.array(*[F.lit(tag) for tag in entry.tags]).cast("array<string>")
     return F.struct(*fields, tags.alias("tags"))
 
 
 def code_frame(spark: SparkSession, table: dict[str, CodeEntry]) -> DataFrame:
     """Every possible code with its levels, actions and tags, whether or not anyone holds it."""
-    attributes = next(iter(table.values())).attributes
-    kinds = {name: "long" if isinstance(value, int) else "string"
-             for name, value in attributes.items()}
     schema = ", ".join(["segment_code string"] + [f"`{name}` string" for name in LEVEL_COLUMNS]
-                       + [f"`{name}` {kind}" for name, kind in kinds.items()]
+                       + [f"`{name}` {kind}" for name, kind in attributes(table).items()]
                        + ["tags array<string>", "segment_action string", "group_action string"])
     return spark.createDataFrame(
         [(code, e.segment_id, e.segment, e.group_id, e.group, *e.attributes.values(),

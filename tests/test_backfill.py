@@ -2,15 +2,17 @@
 import dataclasses
 import shutil
 
+import pytest
 from chispa import assert_approx_df_equality, assert_df_equality
-from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
-from conftest import REPO
+from conftest import REPO, history
 from rfm_spark import run_segmentation
-from rfm_spark.lakehouse import MIGRATIONS_TABLE, Lakehouse, read_table
+from rfm_spark.lakehouse import Lakehouse, read_table
 from rfm_spark.migration import LEVELS
 from rfm_spark.pipeline import migrate
+
+pytestmark = pytest.mark.e2e
 
 
 def writing_to(config, lake, as_of):
@@ -31,7 +33,7 @@ def level_sizes(customers):
 def assert_rows_and_columns_add_up(spark, lake):
     """For every stored pair and level: the rows from a value add up to its size in the
     earlier run, the rows to a value to its size in the later run (customers and money)."""
-    migrations = read_table(spark, lake, MIGRATIONS_TABLE)
+    migrations = read_table(spark, lake, "rfm_migrations")
     sizes = level_sizes(read_table(spark, lake, "rfm_customers"))
     pairs = migrations.select("from_run_id", "to_run_id").distinct()
     for side in ("from", "to"):
@@ -46,40 +48,41 @@ def assert_rows_and_columns_add_up(spark, lake):
 
 def test_one_succeeded_run_per_date_each_migrating_from_the_one_before(spark, backfilled):
     runs = read_table(spark, backfilled.lake, "rfm_runs").orderBy("as_of_date").collect()
-    assert [r.as_of_date for r in runs] == backfilled.dates and len(runs) == 4
+    assert [r.as_of_date for r in runs] == backfilled.dates and len(runs) == 3
     assert all(r.input_rows == r.valid_rows + r.dropped_rows for r in runs)
     assert runs[0].dropped_by_reason["after_as_of"] > runs[-1].dropped_by_reason["after_as_of"]
     pairs = sorted((r.from_run_id, r.to_run_id) for r in read_table(
-        spark, backfilled.lake, MIGRATIONS_TABLE).select("from_run_id", "to_run_id")
+        spark, backfilled.lake, "rfm_migrations").select("from_run_id", "to_run_id")
         .distinct().collect())
     ids = [r.run_id for r in runs]
     assert pairs == sorted(zip(ids, ids[1:]))
     assert [r.migrations for r in backfilled.results] == [[]] + [[p] for p in zip(ids, ids[1:])]
-    changes = {r.change for r in read_table(spark, backfilled.lake, MIGRATIONS_TABLE)
+    changes = {r.change for r in read_table(spark, backfilled.lake, "rfm_migrations")
                .select("change").distinct().collect()}
     assert changes == {"new", "same", "moved"}  # nobody is gone: a customer never un-buys
     assert_rows_and_columns_add_up(spark, backfilled.lake)
 
 
-def test_backfill_equals_single_runs_row_for_row(spark, backfilled, tmp_path):
-    single = Lakehouse(root=str(tmp_path / "single"))
-    for as_of in (backfilled.dates[0], backfilled.dates[-1]):
-        run_segmentation(spark, writing_to(backfilled.config, single, as_of), backfilled.data)
-    ids = [r.run_id for r in read_table(spark, single, "rfm_runs").collect()]
-    assert len(ids) == 2
+def test_backfill_equals_single_runs_row_for_row(spark, backfilled):
+    as_of = backfilled.dates[-1]  # rows after it exist: the as-of rules apply
+    single = run_segmentation(spark, backfilled.config.with_as_of(as_of), backfilled.data,
+                              write=False)
+    run_id = backfilled.results[-1].run_id
+    assert single.run_id == run_id
 
-    def rows(lake, table):  # each attempt of a run has its own id
-        return read_table(spark, lake, table).where(F.col("run_id").isin(ids)).drop("attempt_id")
-    for table in ("rfm_customers", "rfm_thresholds", "rfm_rejects", "rfm_quality"):
-        assert_df_equality(rows(backfilled.lake, table), rows(single, table),
-                           ignore_row_order=True, ignore_column_order=True)
-    assert_approx_df_equality(rows(backfilled.lake, "rfm_segments"), rows(single, "rfm_segments"),
-                              1e-9, ignore_row_order=True, ignore_column_order=True)
-    same = ["run_id", "as_of_date", "config_sha256", "input_rows", "valid_rows",
-            "dropped_by_reason", "customers"]
-    def runs(lake):
-        return sorted(tuple(r) for r in rows(lake, "rfm_runs").select(same).collect())
-    assert runs(backfilled.lake) == runs(single)
+    def stored(table):
+        return read_table(spark, backfilled.lake, table).where(F.col("run_id") == run_id)
+    for table, frame in (("rfm_customers", single.customers), ("rfm_thresholds", single.thresholds),
+                         ("rfm_rejects", single.rejects)):
+        assert_df_equality(stored(table), frame, ignore_row_order=True, ignore_nullable=True)
+    assert_approx_df_equality(stored("rfm_segments"), single.segments, 1e-9,
+                              ignore_row_order=True, ignore_nullable=True)
+    quality = {(r.check, r.scope): r for r in stored("rfm_quality").collect()}
+    assert {(r.check, r.scope): (r.rows, r.amount) for r in single.quality} == {
+        key: (r.rows, r.amount) for key, r in quality.items()}
+    [run] = stored("rfm_runs").collect()
+    assert (run.input_rows, run.valid_rows, run.dropped_by_reason, run.customers) == (
+        single.input_rows, single.valid_rows, single.dropped_by_reason, single.customer_count)
 
 
 def test_migrate_between_any_two_runs(spark, backfilled, tmp_path):
@@ -99,22 +102,22 @@ def test_a_rerun_recomputes_its_migrations_once_and_time_travel_shows_the_old_st
         spark, backfilled, tmp_path):
     lake = Lakehouse(root=str(tmp_path / "lake"))
     shutil.copytree(backfilled.lake.root, lake.root)
-    rerun = backfilled.results[2]
-    before = DeltaTable.forPath(spark, lake.location("rfm_customers")).history(1).first().version
-    # Re-run the third month on a third fewer customers: its migrations must change.
+    rerun = backfilled.results[1]
+    before = history(spark, lake.location("rfm_customers"))[-1].version
+    # Re-run the second month on a third fewer customers: its migrations must change.
     fewer = (spark.read.parquet(backfilled.data)
              .where(F.xxhash64("customer_id") % 3 != 0))
     config = writing_to(backfilled.config, lake, rerun.as_of)
     result = run_segmentation(spark, config, fewer, run_id=rerun.run_id)
     assert result.customer_count < rerun.customer_count
     ids = [r.run_id for r in backfilled.results]
-    assert result.migrations == [(ids[1], ids[2]), (ids[2], ids[3])]
+    assert result.migrations == [(ids[0], ids[1]), (ids[1], ids[2])]
 
-    migrations = read_table(spark, lake, MIGRATIONS_TABLE)
+    migrations = read_table(spark, lake, "rfm_migrations")
     assert migrations.count() == migrations.select(
         "from_run_id", "to_run_id", "level", "from_value", "to_value").distinct().count()
-    assert migrations.select("from_run_id", "to_run_id").distinct().count() == 3
-    gone = migrations.where(f"from_run_id = '{ids[1]}' AND level = 'group' AND change = 'gone'")
+    assert migrations.select("from_run_id", "to_run_id").distinct().count() == 2
+    gone = migrations.where(f"from_run_id = '{ids[0]}' AND level = 'group' AND change = 'gone'")
     assert gone.groupBy().sum("customers").first()[0] > 0  # the dropped customers left
     assert_rows_and_columns_add_up(spark, lake)
 

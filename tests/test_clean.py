@@ -42,7 +42,7 @@ def test_each_reason_and_the_first_one_wins(spark):
                    drop_non_positive_amounts=True)
     got = reasons(flag_rejects(transactions(spark, rows), policy, D(2024, 1, 10)))
     assert got == {
-        "ok": None, "None": "missing_customer_id", "   ": "missing_customer_id",
+        "ok": None, "None": "missing_customer_id", "''": "missing_customer_id",  # trimmed
         "no_date": "bad_date", "no_amount": "bad_amount", "future": "after_as_of",
         "old": "before_lookback", "edge": None, "abroad": "country_excluded",
         "no_country": "country_excluded", "cancel": "cancelled", "return": "cancelled",

@@ -1,4 +1,3 @@
-import pytest
 from chispa import assert_df_equality
 from pyspark.sql import Window as W
 from pyspark.sql import functions as F

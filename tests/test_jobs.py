@@ -1,36 +1,26 @@
 """The command-line jobs end to end on generated data, reading back every Delta table."""
-import json
 import os
 import subprocess
-import sys
 
 import pytest
 
-from conftest import REPO, write_yaml
+from conftest import CONNECT, REPO, write_yaml
 
-sys.path.insert(0, str(REPO / "jobs"))
-import backfill  # noqa: E402
-import codes  # noqa: E402
-import generate  # noqa: E402
-import migrate  # noqa: E402
-import segment  # noqa: E402
+from rfm_spark.jobs import backfill, codes, migrate, segment
+from rfm_spark.lakehouse import Lakehouse, read_table
 
 PYTHON = REPO / ".venv" / "bin" / "python"
 SPARK_SUBMIT = REPO / ".venv" / "bin" / "spark-submit"
 TABLES = ("rfm_customers", "rfm_segments", "rfm_thresholds", "rfm_runs")
 
-
-@pytest.fixture(scope="module")
-def generated_csv(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("generated") / "transactions"
-    assert generate.main(["--output", str(folder), "--rows", "30000", "--seed", "5"]) == 0
-    return str(folder)
+pytestmark = pytest.mark.e2e
 
 
 def read_back(spark, lake):
     return {table: spark.read.format("delta").load(f"{lake}/{table}") for table in TABLES}
 
 
+@pytest.mark.connect
 def test_segment_cli_writes_all_tables(spark, generated_csv, tmp_path, capsys):
     lake = tmp_path / "lake"
     code = segment.main(["--config", str(REPO / "conf/default.yaml"), "--input", generated_csv,
@@ -53,40 +43,19 @@ def test_segment_cli_writes_all_tables(spark, generated_csv, tmp_path, capsys):
         "customers").first()[0] == run.customers
 
 
-def test_spark_submit_form_and_no_task_holds_all_customers(spark, generated_csv, tmp_path):
-    """Runs the job as `spark-submit` would on a cluster and reads Spark's event log: no
-    task may read (from a shuffle) as many records as there are customers, which is what
-    a global sort or an unpartitioned window would do."""
-    parquet = str(tmp_path / "parquet")
-    spark.read.option("header", True).csv(generated_csv).write.parquet(parquet)
-    lake, events = tmp_path / "lake", tmp_path / "events"
-    events.mkdir()
+@pytest.mark.connect
+@pytest.mark.skipif(not CONNECT, reason="the Connect lane's server is the job's Spark")
+def test_a_job_runs_as_a_spark_connect_client_without_a_jvm(spark, golden, tmp_path):
+    lake = tmp_path / "lake"
     done = subprocess.run(
-        [str(SPARK_SUBMIT), "--conf", "spark.eventLog.enabled=true",
-         "--conf", "spark.eventLog.compress=false",
-         "--conf", f"spark.eventLog.dir={events}", "--conf", "spark.sql.shuffle.partitions=8",
-         # AQE would rightly merge partitions this small into one task: keep all 8.
-         "--conf", "spark.sql.adaptive.coalescePartitions.enabled=false",
-         "jobs/segment.py", "--config", "conf/default.yaml",
-         "--input", parquet, "--format", "parquet", "--lakehouse", str(lake)],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-        env={k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK_"))})
+        [str(REPO / ".venv/bin/rfm-segment"), "--config", "preset:default", "--input", golden,
+         "--lakehouse", str(lake), "--run-id", "remote"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        env={**os.environ, "SPARK_REMOTE": os.environ["SPARK_REMOTE"]})
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "Leaving" in done.stdout
-    tables = read_back(spark, lake)
-    run = tables["rfm_runs"].first()
-    assert run.input_format == "parquet"
-    assert tables["rfm_customers"].count() == run.customers
-
-    lines = [line for path in events.rglob("events_*") if path.is_file()
-             for line in path.read_text().splitlines()]
-    task_ends = [event for event in map(json.loads, lines)
-                 if event["Event"] == "SparkListenerTaskEnd"]
-    shuffle_reads = [e["Task Metrics"]["Shuffle Read Metrics"]["Total Records Read"]
-                     for e in task_ends if e.get("Task Metrics")]
-    assert len(shuffle_reads) > 50 and max(shuffle_reads) > 0
-    # Spread over 8 partitions a task reads about a quarter; one holding all reads them all.
-    assert max(shuffle_reads) < run.customers / 2, (max(shuffle_reads), run.customers)
+    assert "run remote (as of 2024-01-10)" in done.stdout
+    assert "SparkContext" not in done.stderr  # a client: no JVM of its own
+    assert read_table(spark, Lakehouse(root=str(lake)), "rfm_customers").count() == 10
 
 
 def test_config_errors_stop_before_spark_starts(tmp_path):
@@ -104,6 +73,7 @@ def test_config_errors_stop_before_spark_starts(tmp_path):
     assert not (tmp_path / "lake").exists()
 
 
+@pytest.mark.connect
 def test_missing_input_fails_with_a_clear_message(spark, tmp_path, caplog):
     # A local path is checked before Spark starts (exit 2); others when Spark reads them.
     code = segment.main(["--config", str(REPO / "conf/default.yaml"), "--input",
@@ -112,24 +82,22 @@ def test_missing_input_fails_with_a_clear_message(spark, tmp_path, caplog):
     assert f"{tmp_path / 'missing'}: no input files" in caplog.text
 
 
-def test_backfill_and_migrate_clis(spark, generated_csv, tmp_path, capsys, caplog):
-    lake = str(tmp_path / "lake")
-    code = backfill.main(["--config", str(REPO / "conf/default.yaml"), "--input", generated_csv,
-                          "--lakehouse", lake, "--start", "2020-08-01", "--end", "2020-08-20",
-                          "--every", "9 days"])
-    assert code == 0
-    printed = capsys.readouterr().out
-    ids = [line.split()[1].rstrip(":") for line in printed.splitlines() if line.startswith("run ")]
-    assert [i[:10] for i in ids] == ["2020-08-01", "2020-08-10", "2020-08-19"]
-    assert f"migrations from {ids[1]}" in printed
+@pytest.mark.connect
+def test_backfill_and_migrate_clis(spark, generated_csv, cli_backfill, tmp_path, capsys,
+                                   caplog):
+    lake, ids = cli_backfill.lake.root, cli_backfill.ids
+    assert [i[:10] for i in ids] == ["2020-08-01", "2020-08-10"]
+    assert f"migrations from {ids[0]}" in cli_backfill.printed
 
-    assert migrate.main(["--lakehouse", lake, "--from-run", ids[0], "--to-run", ids[2],
+    # Written again, at every level, replacing the pair's rows in one commit.
+    assert migrate.main(["--lakehouse", lake, "--from-run", ids[0], "--to-run", ids[1],
                          "--level", "segment"]) == 0
     printed = capsys.readouterr().out
     assert "VIP" in printed and "(new)" in printed
-    pairs = {(r.from_run_id, r.to_run_id) for r in spark.read.format("delta").load(
-        f"{lake}/rfm_migrations").select("from_run_id", "to_run_id").distinct().collect()}
-    assert pairs == {(ids[0], ids[1]), (ids[1], ids[2]), (ids[0], ids[2])}
+    stored = read_table(spark, Lakehouse(root=lake), "rfm_migrations")
+    assert {(r.from_run_id, r.to_run_id) for r in stored.select(
+        "from_run_id", "to_run_id").distinct().collect()} == {(ids[0], ids[1])}
+    assert stored.count() == spark.read.format("delta").load(f"{lake}/rfm_migrations").count()
 
     assert migrate.main(["--lakehouse", lake, "--from-run", ids[0], "--to-run", "nope"]) == 2
     assert "no succeeded run 'nope'" in caplog.text
@@ -141,16 +109,17 @@ def test_backfill_and_migrate_clis(spark, generated_csv, tmp_path, capsys, caplo
                           "--end", "2020-09-01", "--every", "fortnight"]) == 2
 
 
-PRESETS = [["sms27"], ["sms27", "sms27_fixed_frequency"], ["pharmacy_rfma"], ["hm_groups"],
+# sms27 alone is also the base of sms27 + its fixed frequency bins.
+PRESETS = [["sms27", "sms27_fixed_frequency"], ["pharmacy_rfma"], ["hm_groups"],
            ["online_retail"], ["classic"]]
 
 
 def test_every_preset_runs_through_the_segment_job(spark, generated_csv, tmp_path, capsys):
-    # Two presets written to one lakehouse (the tables take both presets' columns: warmth,
-    # tags, score, a_grade); the others segmented and printed with --dry-run.
+    # One preset written (its tables take its columns: warmth, a_grade); the others
+    # segmented and printed with --dry-run.
     from rfm_spark.config import code_table, load_config
     lake = tmp_path / "lake"
-    written = {"pharmacy_rfma", "online_retail"}
+    written = {"pharmacy_rfma"}
     for names in PRESETS:
         configs = [str(REPO / "conf/default.yaml")] + [
             str(REPO / f"conf/presets/{name}.yaml") for name in names]
@@ -174,7 +143,8 @@ def test_every_preset_runs_through_the_segment_job(spark, generated_csv, tmp_pat
                 mine.select("segment_code", "segment", "group").distinct().collect()}
         assert held and held <= allowed, run_id
         assert mine.count() == runs[run_id].customers
-    assert {"warmth", "warmth_name", "tags", "score", "a_grade"} <= set(customers.columns)
+    assert {"warmth", "warmth_name", "a_grade"} <= set(customers.columns)
+    assert customers.where("a_grade IS NULL OR warmth IS NULL").count() == 0
 
 
 def test_codes_cli_prints_every_code_and_names_coverage_errors(tmp_path, capsys):

@@ -1,19 +1,22 @@
 """Runs written to real Delta tables: re-runs, failures half-way, two jobs at once,
 changed input, the metastore form."""
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
-from conftest import REPO
+from conftest import REPO, history
 from rfm_spark import load_config, run_segmentation
-from rfm_spark.lakehouse import (RUN_TABLES, Lakehouse, RunConflictError, check_run_id,
-                                 claim_holder, read_table, write_run)
+from rfm_spark.errors import ConfigError, RunConflictError
+from rfm_spark.lakehouse import Lakehouse, RunWrite, claim_holder, read_table, write_run
+from rfm_spark.names import check_run_id
+from rfm_spark.steps import layout
+from rfm_spark.tables import RUN_TABLES
 
 ROWS_OF_A_GOLDEN_RUN = {"rfm_customers": 10, "rfm_segments": 27, "rfm_thresholds": 9}
+
+pytestmark = pytest.mark.e2e
 
 
 def config(**output):
@@ -21,6 +24,7 @@ def config(**output):
     return load_config([REPO / "conf/default.yaml"], [f"output.{key}={value}"])
 
 
+@pytest.mark.connect
 def test_rerun_of_a_run_id_replaces_it_in_one_commit_per_table(spark, golden, tmp_path):
     lake = Lakehouse(root=str(tmp_path / "lake"))
     run_segmentation(spark, config(lakehouse=lake.root), golden, run_id="r1")
@@ -42,10 +46,10 @@ def test_rerun_of_a_run_id_replaces_it_in_one_commit_per_table(spark, golden, tm
     assert fingerprint.startswith("sha256:") and " 1 file, 393 bytes, newest " in fingerprint
     assert runs[0].input_fingerprint == runs[1].input_fingerprint  # same file, unchanged
     assert lake.read(spark, "rfm_customers").count() == 20  # the replaced attempt is deleted
-    operations = [r.operation for r in DeltaTable.forPath(
-        spark, lake.location("rfm_customers")).history().orderBy("version").collect()]
-    # One commit per run, the re-run included; then the re-run deletes the attempt it replaced.
-    assert operations == ["WRITE", "WRITE", "WRITE", "DELETE"]
+    operations = [r.operation for r in history(spark, lake.location("rfm_customers"))]
+    # Created from the contract, then one commit per run, the re-run included; then the
+    # re-run deletes the attempt it replaced.
+    assert operations == ["CREATE TABLE", "WRITE", "WRITE", "WRITE", "DELETE"]
 
 
 def test_a_run_failing_between_table_writes_is_never_visible(spark, golden, tmp_path):
@@ -53,21 +57,27 @@ def test_a_run_failing_between_table_writes_is_never_visible(spark, golden, tmp_
     good = run_segmentation(spark, config(lakehouse=lake.root), golden, run_id="x")
     # Re-run "x", failing after rfm_customers and rfm_segments are written.
     broken = good.thresholds.withColumn("grade", F.raise_error(F.lit("disk full")).cast("int"))
-    record = {"run_id": "x", "as_of_date": good.as_of, "config": "", "customers": 10}
     with pytest.raises(Exception, match="disk full"):
-        write_run(lake, "x", {"rfm_customers": good.customers.limit(3),
-                              "rfm_segments": good.segments,
-                              "rfm_thresholds": broken}, record)
+        write_run(spark, lake, run_write(good.customers.limit(3), good.segments, broken,
+                                         good.as_of))
 
     status = lake.read(spark, "rfm_runs").where("run_id = 'x'").collect()
     assert [(r.status, "disk full" in r.error) for r in status] == [("failed", True)]
     for table in (*RUN_TABLES, "rfm_runs"):
         assert read_table(spark, lake, table).count() == 0, table
-    # The first attempt's rows and the half-written ones exist, invisible...
-    assert lake.read(spark, "rfm_customers").count() == 10 + 3
+    # The failed attempt deleted its rows; the first attempt's exist, invisible...
+    assert lake.read(spark, "rfm_customers").count() == 10
 
     run_segmentation(spark, config(lakehouse=lake.root), golden, run_id="x")
     assert_one_copy_of_run_x(spark, lake)  # ...until the re-run succeeds and deletes them
+
+
+def run_write(customers, segments, thresholds, as_of):
+    """An attempt at run x writing the given frames (rfm_runs' record mostly empty)."""
+    tables = {"rfm_customers": customers, "rfm_segments": segments,
+              "rfm_thresholds": thresholds}
+    laid = {name: layout(config(lakehouse="unused"), name, with_attempt=True) for name in tables}
+    return RunWrite("x", {"as_of_date": as_of, "config": "", "customers": 10}, tables, laid)
 
 
 def assert_one_copy_of_run_x(spark, lake):
@@ -102,9 +112,6 @@ def test_the_same_run_id_twice_at_once_the_later_claim_wins(spark, golden, tmp_p
     lake = Lakehouse(root=str(tmp_path / "lake"))
     computed = run_segmentation(spark, config(lakehouse=lake.root), golden, run_id="x",
                                 write=False)
-    tables = {"rfm_customers": computed.customers, "rfm_segments": computed.segments,
-              "rfm_thresholds": computed.thresholds}
-    record = {"run_id": "x", "as_of_date": computed.as_of, "config": "", "customers": 10}
     # The first job writes all its tables, then waits before its commit while a second
     # job runs the same id from start to end: the second claimed last, so it wins.
     first_wrote_all, second_done = threading.Event(), threading.Event()
@@ -114,7 +121,9 @@ def test_the_same_run_id_twice_at_once_the_later_claim_wins(spark, golden, tmp_p
         assert second_done.wait(timeout=600)
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        first = pool.submit(write_run, lake, "x", tables, record, wait_for_the_second)
+        first = pool.submit(write_run, spark, lake, run_write(
+            computed.customers, computed.segments, computed.thresholds, computed.as_of),
+            before_success=wait_for_the_second)
         assert first_wrote_all.wait(timeout=600) or first.result()
         try:
             run_segmentation(spark, config(lakehouse=lake.root), golden, run_id="x")
@@ -131,8 +140,7 @@ def test_the_same_run_id_twice_at_once_the_later_claim_wins(spark, golden, tmp_p
 
 def test_a_run_id_is_not_rewritten_from_other_input_unless_forced(spark, golden, tmp_path,
                                                                    caplog):
-    sys.path.insert(0, str(REPO / "jobs"))
-    import segment
+    from rfm_spark.jobs import segment
 
     lake = Lakehouse(root=str(tmp_path / "lake"))
     run_segmentation(spark, config(lakehouse=lake.root), golden, run_id="f")
@@ -158,15 +166,22 @@ def test_a_run_id_is_not_rewritten_from_other_input_unless_forced(spark, golden,
     assert replaced.input_fingerprint.split()[0] != written.input_fingerprint.split()[0]
 
 
-def test_metastore_tables(spark, golden):
+def test_metastore_tables_and_views_of_what_readers_see(spark, golden):
     result = run_segmentation(spark, config(database="rfm_test"), golden, run_id="m1")
-    assert result.written_to.location("rfm_customers") == "rfm_test.rfm_customers"
+    lake = result.written_to
+    assert lake.location("rfm_customers") == "rfm_test.rfm_customers"
     assert spark.read.table("rfm_test.rfm_customers").count() == 10
     assert spark.sql("DESCRIBE DETAIL rfm_test.rfm_segments").first().format == "delta"
     assert spark.read.table("rfm_test.rfm_runs").first().status == "succeeded"
+    # SQL users read v_<table>: the succeeded attempts' rows, without the attempt ids.
+    for table in (*RUN_TABLES, "rfm_runs"):
+        view = spark.table(f"rfm_test.v_{table}")
+        expected = read_table(spark, lake, table)
+        assert view.count() == expected.count() > 0, table
+        assert view.columns == expected.columns, table
 
 
 @pytest.mark.parametrize("bad", ["", "x'; DROP", "a b", "-lead", "x" * 129])
 def test_run_ids_that_could_break_a_predicate_are_refused(bad):
-    with pytest.raises(ValueError, match="run id"):
+    with pytest.raises(ConfigError, match="run id"):
         check_run_id(bad)

@@ -4,7 +4,8 @@ from decimal import Decimal
 
 from chispa import assert_df_equality
 
-from rfm_spark.migration import MIGRATION_SCHEMA, transitions
+from rfm_spark.migration import transitions
+from rfm_spark.tables import MIGRATIONS
 
 A = ("a", dt.date(2024, 1, 31))
 B = ("b", dt.date(2024, 2, 29))
@@ -50,7 +51,7 @@ def test_moves_up_down_same_new_and_gone(spark):
         row("segment", "Leaving", None, "gone", 1, "5", "0"),
         row("segment", None, "VIP", "new", 1, "0", "7"),
         row("segment", "Sleeping", "Sleeping", "same", 1, "1", "2"),
-    ], MIGRATION_SCHEMA)
+    ], MIGRATIONS.ddl(MIGRATIONS.layout()[:-2]))
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 

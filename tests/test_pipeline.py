@@ -7,7 +7,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from conftest import REPO
+from conftest import GOLDEN_CSV, REPO
 from rfm_spark import load_config, run_segmentation
 from rfm_spark.lakehouse import Lakehouse, read_table
 
@@ -53,21 +53,33 @@ def expected_customers(spark, run_id):
     return spark.createDataFrame(rows, schema)
 
 
-def test_golden_fixture_column_by_column(spark, golden, tmp_path):
-    config = golden_config(tmp_path / "lake")
-    result = run_segmentation(spark, config, golden, run_id="golden")
+@pytest.fixture(scope="module")
+def golden_run(spark, tmp_path_factory):
+    """The golden fixture written once as run `golden`: its result and lakehouse."""
+    folder = tmp_path_factory.mktemp("golden")
+    (folder / "golden.csv").write_text(GOLDEN_CSV)
+    lake = Lakehouse(root=str(folder / "lake"))
+    result = run_segmentation(spark, golden_config(lake.root), str(folder / "golden.csv"),
+                              run_id="golden")
+    return result, lake
+
+
+@pytest.mark.e2e
+def test_golden_fixture_column_by_column(spark, golden_run):
+    result, lake = golden_run
 
     assert result.as_of == dt.date(2024, 1, 10)
     assert (result.input_rows, result.valid_rows) == (21, 19)
     assert result.dropped_by_reason == {"bad_date": 1, "missing_customer_id": 1}
-    written = read_table(spark, Lakehouse(root=str(tmp_path / "lake")), "rfm_customers")
+    written = read_table(spark, lake, "rfm_customers")
     assert_df_equality(written, expected_customers(spark, "golden"), ignore_row_order=True,
                        ignore_nullable=True)
 
 
-def test_golden_thresholds_record_cut_points_and_empty_grades(spark, golden, tmp_path):
-    result = run_segmentation(spark, golden_config(tmp_path / "lake"), golden, run_id="t")
-    rows = {(r.metric, r.grade): r for r in result.thresholds.collect()}
+@pytest.mark.e2e
+def test_golden_thresholds_record_cut_points_and_empty_grades(spark, golden_run):
+    _, lake = golden_run
+    rows = {(r.metric, r.grade): r for r in read_table(spark, lake, "rfm_thresholds").collect()}
     assert len(rows) == 9
     assert rows[("recency", 1)].cut_points == [2.0, 5.0] and rows[("recency", 1)].closed == "right"
     assert (rows[("recency", 1)].min_value, rows[("recency", 1)].max_value) == (0.0, 2.0)
@@ -79,9 +91,10 @@ def test_golden_thresholds_record_cut_points_and_empty_grades(spark, golden, tmp
     assert rows[("monetary", 2)].cut_points == [5.0, 35.0]
 
 
-def test_golden_segment_summary(spark, golden, tmp_path):
-    result = run_segmentation(spark, golden_config(tmp_path / "lake"), golden, run_id="s")
-    segments = {r.segment_code: r for r in result.segments.collect()}
+@pytest.mark.e2e
+def test_golden_segment_summary(spark, golden_run):
+    _, lake = golden_run
+    segments = {r.segment_code: r for r in read_table(spark, lake, "rfm_segments").collect()}
     assert len(segments) == 27  # every code, held or not
     assert segments["112"].customers == 2 and segments["112"].share == pytest.approx(0.2)
     assert segments["112"].monetary_total == Decimal(55)
@@ -117,6 +130,7 @@ def test_as_of_and_dataframe_input(spark, golden, tmp_path):
     assert result.run_id.startswith("2024-01-08_")
 
 
+@pytest.mark.e2e
 def test_no_valid_rows_is_a_clear_error_and_writes_nothing(spark, tmp_path):
     path = tmp_path / "empty.csv"
     path.write_text("t_dat,customer_id,price\nnot-a-date,c1,1\n2024-01-01,,2\n")
@@ -126,6 +140,7 @@ def test_no_valid_rows_is_a_clear_error_and_writes_nothing(spark, tmp_path):
     assert not (tmp_path / "lake").exists()
 
 
+@pytest.mark.e2e
 def test_partitioned_runs_grade_each_store_and_migrate_per_store(spark, tmp_path):
     # Customer a buys in both stores: one row per (customer, store). Recency in 2 quantile
     # grades per store; F (1 order: grade 2) and M (10 > 5: grade 1) by fixed cuts. s1 on 2024-01-10: a (0 days), b (5) -> a 1,

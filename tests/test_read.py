@@ -5,7 +5,9 @@ import pytest
 from chispa import assert_df_equality
 
 from rfm_spark.config import Columns, Csv, Input
-from rfm_spark.read import InputError, TRANSACTION_SCHEMA, read_source, to_transactions
+from rfm_spark.errors import ConfigError, InputError
+from rfm_spark.fingerprint import description, snapshot
+from rfm_spark.read import TRANSACTION_SCHEMA, read_source, to_transactions
 
 
 def read(spark, path, source):
@@ -60,8 +62,9 @@ def test_reordered_header_in_a_second_file_fails_instead_of_shifting(spark, tmp_
 
 def test_missing_mapped_column_names_the_columns(spark, tmp_path):
     (tmp_path / "t.csv").write_text("t_dat,customer,price\n2024-01-01,c1,1\n")
-    with pytest.raises(InputError, match=r"columns \['customer_id'\] are mapped .* only "
-                                         r"\['t_dat', 'customer', 'price'"):
+    with pytest.raises(ConfigError, match=r"names columns the input does not have \(input"
+                                         r"\.columns\.customer_id: 'customer_id'\); it has "
+                                         r"\['t_dat', 'customer', 'price'\]"):
         read(spark, tmp_path / "t.csv", Input())
 
 
@@ -89,23 +92,24 @@ def test_parquet_numeric_ids_timestamps_and_quantity_times_price(spark, tmp_path
                                                                        Decimal("-4.25"))
 
 
-def test_missing_path_is_a_clear_error(spark, tmp_path):
-    with pytest.raises(InputError, match="cannot read delta input"):
-        read(spark, tmp_path / "nothing", Input(format="delta"))
+@pytest.mark.parametrize("kind", ["delta", "csv", "parquet"])
+def test_missing_path_is_a_clear_error(spark, tmp_path, kind):
+    with pytest.raises(ConfigError, match=r"nothing: no (such Delta table|input files)"):
+        snapshot(spark, str(tmp_path / "nothing"), kind)
 
 
-def test_delta_input_keeps_its_files_and_fingerprints_its_version(spark, tmp_path):
-    from rfm_spark.fingerprint import description, input_fingerprint
+def test_delta_input_is_read_at_the_version_it_was_fingerprinted(spark, tmp_path):
     table = str(tmp_path / "d")
     frame = spark.createDataFrame([("2024-01-01", "c1", "1.5")],
                                   "t_dat string, customer_id string, price string")
     frame.write.format("delta").save(table)
-    got = read(spark, table, Input(format="delta"))
-    rows = got.collect()
+    first = snapshot(spark, table, "delta")
+    frame.write.format("delta").mode("append").save(table)  # written to during a run
+    second = snapshot(spark, table, "delta")
+    assert (description(first.fingerprint), description(second.fingerprint)) == (
+        "Delta table version 0", "Delta table version 1")
+    assert (first.delta_version, first.qualified) == (0, f"file:{table}")
+    rows = to_transactions(read_source(spark, table, Input(format="delta"), first.delta_version),
+                           "yyyy-MM-dd").collect()
     assert [(r.customer_id, r.amount) for r in rows] == [("c1", Decimal("1.5"))]
     assert rows[0].source_file.startswith(f"file:{table}/part-")
-    first = input_fingerprint(spark, got, table, "delta")
-    frame.write.format("delta").mode("append").save(table)
-    second = input_fingerprint(spark, got, table, "delta")
-    assert (description(first), description(second)) == (
-        "Delta table version 0", "Delta table version 1")

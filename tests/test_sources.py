@@ -2,7 +2,6 @@
 in the source's own shape whose results are worked out by hand below."""
 import datetime as dt
 import runpy
-import sys
 from decimal import Decimal
 
 import pytest
@@ -11,8 +10,7 @@ from conftest import REPO
 from rfm_spark import load_config, run_segmentation
 from rfm_spark.lakehouse import Lakehouse, read_table
 
-sys.path.insert(0, str(REPO / "jobs"))
-import segment  # noqa: E402
+from rfm_spark.jobs import segment
 
 HM = """t_dat,customer_id,article_id,price,sales_channel_id
 2020-09-20,a,1,0.05,2
@@ -54,6 +52,8 @@ ONEC_B = """Дата;НомерЧека;Карта;Магазин;Сумма
 29.08.2019 12:00:00;B-1;К001;Север;10
 2019-08-30 12:00:00;B-2;К003;Север;5
 """
+
+pytestmark = pytest.mark.e2e
 
 
 def configs(source, preset=None):

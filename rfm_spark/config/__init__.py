@@ -1,0 +1,39 @@
+"""Typed configuration, validated before Spark starts: the model (`model`), how YAML
+layers become one (`loader`) and the checks across sections (`checks`)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rfm_spark.config.checks import check_config, code_table
+from rfm_spark.config.loader import Layers, ReadText, build, is_remote, nest, parse_override, \
+    read_document
+from rfm_spark.config.model import (ChurnPercentile, Clean, Columns, Config, Csv, Grading,
+                                    GroupRule, Input, Metrics, MetricGrading, Output,
+                                    Pseudonymise, Quality, Score, SecretRef, SegmentRule,
+                                    TagRule)
+from rfm_spark.errors import ConfigError
+
+__all__ = ["ChurnPercentile", "Clean", "Columns", "Config", "ConfigError", "Csv", "Grading",
+           "GroupRule", "Input", "Metrics", "MetricGrading", "Output", "Pseudonymise",
+           "Quality", "Score", "SecretRef", "SegmentRule", "TagRule", "code_table",
+           "is_remote", "load_config"]
+
+
+def load_config(paths: list[str | Path], overrides: list[str] = (),
+                settings: dict[str, Any] | None = None, read_text: ReadText | None = None
+                ) -> Config:
+    """Merge YAML files key by key (later wins), then `settings` (dotted key -> value, from
+    command-line flags), then `key=value` overrides (`--set`), and validate. A path may
+    name a shipped preset (`preset:sms27`, `source:hm`); one on another file system is
+    read with `read_text`."""
+    layers = Layers()
+    for path in paths:
+        layers.add(read_document(path, read_text), str(path), Config)
+    for key, value in (settings or {}).items():
+        layers.add(nest(key, value), "command line", Config)
+    for override in overrides:
+        layers.add(nest(*parse_override(override)), "--set", Config)
+    config = build(Config, layers.merged, "", layers)
+    check_config(config, layers)
+    return config

@@ -1,0 +1,108 @@
+"""What readers see: only the rows of each run's succeeded attempt (rows of
+rfm_migrations: computed from both runs' succeeded attempts). `read_table` is that for
+Python; with a database, the `v_<table>` views are that for SQL.
+
+A table that does not exist yet (or was left without a commit by a job killed while
+creating it) reads as empty, in its declared columns.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from rfm_spark.lakehouse.storage import Lakehouse
+from rfm_spark.tables import ATTEMPT, MIGRATIONS, RUNS, TABLES
+
+MIGRATION_ATTEMPTS = ("from_attempt_id", "to_attempt_id")
+VIEW_PREFIX = "v_"
+
+
+def stored(spark: SparkSession, lakehouse: Lakehouse, table: str) -> DataFrame:
+    """Every stored row of a table (all attempts), or none in its declared columns."""
+    if lakehouse.exists(spark, table):
+        return lakehouse.read(spark, table)
+    return spark.createDataFrame([], TABLES[table].ddl(TABLES[table].layout()))
+
+
+def read_table(spark: SparkSession, lakehouse: Lakehouse, table: str) -> DataFrame:
+    """A table as the runs' succeeded attempts wrote it: what every reader should use.
+    Rows written before attempt ids existed have none (NULL), and match."""
+    runs = stored(spark, lakehouse, RUNS.name).where(F.col("status") == "succeeded")
+    if table == RUNS.name:
+        return runs
+    rows = stored(spark, lakehouse, table)
+    if table == MIGRATIONS.name:
+        for side, attempt in zip(("from", "to"), MIGRATION_ATTEMPTS):
+            rows = _of_succeeded_attempts(rows, runs, f"{side}_run_id", attempt)
+        return rows.drop(*MIGRATION_ATTEMPTS)
+    return _of_succeeded_attempts(rows, runs, "run_id", ATTEMPT).drop(ATTEMPT)
+
+
+def _of_succeeded_attempts(rows: DataFrame, runs: DataFrame, run_column: str,
+                           attempt_column: str) -> DataFrame:
+    succeeded = runs.select(F.col("run_id").alias("_run"), F.col(ATTEMPT).alias("_attempt"))
+    return rows.join(succeeded, (F.col(run_column) == F.col("_run"))
+                     & F.col(attempt_column).eqNullSafe(F.col("_attempt")), "left_semi")
+
+
+def view_sql(lakehouse: Lakehouse, table: str, columns: list[str]) -> str:
+    """The SELECT of `v_<table>`: `read_table` in SQL, over the table's `columns`."""
+    runs = f"(SELECT run_id, {ATTEMPT} FROM {lakehouse.ref(RUNS.name)} WHERE status = 'succeeded')"
+    if table == RUNS.name:
+        return f"SELECT * FROM {lakehouse.ref(RUNS.name)} WHERE status = 'succeeded'"
+    shown = ", ".join(f"t.`{c}`" for c in columns if c not in (ATTEMPT, *MIGRATION_ATTEMPTS))
+    if table == MIGRATIONS.name:
+        joins = " ".join(f"LEFT SEMI JOIN {runs} {side} ON t.{side}_run_id = {side}.run_id "
+                         f"AND t.{side}_attempt_id <=> {side}.{ATTEMPT}"
+                         for side in ("from", "to"))
+    else:
+        joins = (f"LEFT SEMI JOIN {runs} r ON t.run_id = r.run_id "
+                 f"AND t.{ATTEMPT} <=> r.{ATTEMPT}")
+    return f"SELECT {shown} FROM {lakehouse.ref(table)} t {joins}"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunInfo:
+    run_id: str
+    as_of_date: dt.date
+    finished_at: dt.datetime
+    scheme_sha256: str | None
+    attempt_id: str | None = None  # None for runs written before attempt ids existed
+
+
+def succeeded_runs(spark: SparkSession, lakehouse: Lakehouse) -> dict[str, RunInfo]:
+    """The succeeded runs by id (one small read of rfm_runs)."""
+    rows = (read_table(spark, lakehouse, RUNS.name)
+            .select("run_id", "as_of_date", "finished_at", "scheme_sha256", ATTEMPT)
+            .collect())  # one row per run
+    return {row.run_id: RunInfo(*row) for row in rows}
+
+
+def run_rows(spark: SparkSession, lakehouse: Lakehouse, table: str, run: RunInfo) -> DataFrame:
+    """A run table's rows of one run's succeeded attempt (`run` from `succeeded_runs`)."""
+    of_run = ((F.col("run_id") == run.run_id)
+              & F.col(ATTEMPT).eqNullSafe(F.lit(run.attempt_id).cast("string")))
+    return stored(spark, lakehouse, table).where(of_run).drop(ATTEMPT)
+
+
+def previous_run(runs: dict[str, RunInfo], run_id: str, as_of: dt.date, scheme_sha256: str
+                 ) -> RunInfo | None:
+    """The run of the same scheme with the latest as-of date before `as_of` (the latest
+    finished among equals): what a new run's migrations start from."""
+    earlier = [run for run in runs.values() if run.scheme_sha256 == scheme_sha256
+               and run.as_of_date < as_of and run.run_id != run_id]
+    return max(earlier, key=lambda run: (run.as_of_date, run.finished_at, run.run_id),
+               default=None)
+
+
+def migration_pairs(spark: SparkSession, lakehouse: Lakehouse, run_id: str
+                    ) -> list[tuple[str, str]]:
+    """(from, to) run ids of the stored migrations that involve `run_id`, whatever the
+    state of either run: a re-run must recompute all of them."""
+    involved = (F.col("from_run_id") == run_id) | (F.col("to_run_id") == run_id)
+    pairs = (stored(spark, lakehouse, MIGRATIONS.name).where(involved)
+             .select("from_run_id", "to_run_id").distinct().collect())  # a few pairs
+    return sorted((row.from_run_id, row.to_run_id) for row in pairs)

@@ -1,0 +1,219 @@
+"""The table contract: every output table's columns, types and partitioning, declared
+once. Writes select exactly these columns in this order (`conform`), tables are created
+from them, and an existing table only gains the columns a preset may add: the
+`grading.partition_by` columns (`when="partition"`) and group attributes (after
+`group`). The README's output-table section is rendered from here (`markdown`).
+
+Pure declarations: no Spark session is needed to read them.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterable, Mapping
+
+PARTITION_ROLES = ("store", "country", "channel")  # grading.partition_by's choices
+ATTEMPT = "attempt_id"
+
+
+@dataclasses.dataclass(frozen=True)
+class Col:
+    name: str
+    type: str                    # Spark SQL type
+    doc: str
+    when: str | None = None      # "partition": only when grading.partition_by names it
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    name: str
+    doc: str
+    columns: tuple[Col, ...]
+    partition_by: str = "run_id"
+    attributes_after: str | None = None   # group attributes are placed after this column
+    run_table: bool = True                # rows of one run, tagged with its attempt
+
+    def layout(self, partition_by: Iterable[str] = (),
+               attributes: Mapping[str, str] | None = None) -> tuple[tuple[str, str], ...]:
+        """(name, type) of a run's rows in order: the declared columns, the run's
+        partition columns, its group attributes (name -> Spark type)."""
+        partition_by = set(partition_by)
+        laid: list[tuple[str, str]] = []
+        for col in self.columns:
+            if col.when == "partition" and col.name not in partition_by:
+                continue
+            laid.append((col.name, col.type))
+            if col.name == self.attributes_after:
+                laid += sorted((attributes or {}).items())
+        return tuple(laid)
+
+    @property
+    def extensible(self) -> frozenset[str]:
+        """Declared columns a table may lack (a preset adds them)."""
+        return frozenset(col.name for col in self.columns if col.when == "partition")
+
+    def ddl(self, layout: tuple[tuple[str, str], ...]) -> str:
+        return ", ".join(f"`{name}` {kind}" for name, kind in layout)
+
+
+def attribute_type(value: int | str) -> str:
+    """One type per attribute kind, in every table: integers are bigint."""
+    return "bigint" if isinstance(value, int) else "string"
+
+
+def _run(*more: Col) -> tuple[Col, ...]:
+    return (Col("run_id", "string", "the run"),
+            Col("as_of_date", "date", "the run's as-of date"), *more)
+
+
+_PARTITIONS = tuple(Col(role, "string", f"the {role} graded in (with `grading.partition_by`)",
+                        when="partition") for role in PARTITION_ROLES)
+_ATTEMPT = Col(ATTEMPT, "string", "the attempt that wrote the row (`read_table` leaves it "
+                                  "out; see \"Runs never half-exist\")")
+_LEVELS = (Col("segment_code", "string", "the grade digits, R first (`111`, or `4112` with age)"),
+           Col("segment_id", "string", "the segment's id, if the rules give one"),
+           Col("segment", "string", "the segment's name (the code without named segments)"),
+           Col("group_id", "string", "the group's id, if given"),
+           Col("group", "string", "the group's name; then its attributes (e.g. `warmth`)"))
+
+CUSTOMERS = Table("rfm_customers", "one row per customer (and partition) of a run", (
+    *_run(Col("customer_id", "string", "as given, or its keyed hash when pseudonymised")),
+    *_PARTITIONS,
+    Col("first_purchase_date", "date", "first used purchase"),
+    Col("last_purchase_date", "date", "last used purchase"),
+    Col("recency_days", "int", "as-of date minus last purchase date"),
+    Col("tenure_days", "int", "as-of date minus first purchase date (the A of RFMA)"),
+    Col("frequency", "bigint", "rows, orders or days (`metrics.frequency`)"),
+    Col("frequency_rate", "decimal(38,8)", "orders per `rate_interval_days` (NULL unless `rate`)"),
+    Col("monetary", "decimal(38,8)", "sum, or mean per order (`metrics.monetary`)"),
+    Col("r_grade", "int", "recency grade"), Col("f_grade", "int", "frequency grade"),
+    Col("m_grade", "int", "monetary grade"),
+    Col("a_grade", "int", "tenure grade (NULL unless `grading.age`)"),
+    *_LEVELS,
+    Col("tags", "array<string>", "overlapping tags (empty without tags)"),
+    Col("score", "decimal(12,6)", "weighted score (NULL without `grading.score`)"),
+    _ATTEMPT), attributes_after="group")
+
+SEGMENTS = Table("rfm_segments", "one row per run and possible code (and partition), held "
+                                 "or not", (
+    *_run(*_PARTITIONS), *_LEVELS,
+    Col("tags", "array<string>", "the code's tags"),
+    Col("segment_action", "string", "what to send the segment"),
+    Col("group_action", "string", "what to send the group"),
+    Col("customers", "bigint", "customers holding the code"),
+    Col("share", "double", "their share of the run's customers"),
+    Col("monetary_total", "decimal(38,8)", "their monetary value"),
+    Col("monetary_share", "double", "its share of all customers' monetary value"),
+    Col("mean_recency_days", "double", "mean recency"),
+    Col("mean_frequency", "double", "mean frequency"),
+    Col("mean_monetary", "decimal(38,8)", "mean monetary"),
+    _ATTEMPT), attributes_after="group")
+
+THRESHOLDS = Table("rfm_thresholds", "one row per run, metric, scope and grade", _run(
+    Col("metric", "string", "recency, frequency, monetary or age"),
+          Col("method", "string", "quantile, percentiles, iqr, mean or thresholds"),
+          Col("grade", "int", "the grade"),
+          Col("min_value", "double", "smallest value its customers hold (NULL when empty)"),
+          Col("max_value", "double", "largest value its customers hold"),
+          Col("customers", "bigint", "customers in the grade"),
+          Col("cut_points", "array<double>", "the metric's bin bounds used, increasing"),
+          Col("closed", "string", "`right`: a value equal to a cut is in the lower bin; "
+                                  "`left`; or one side per cut"),
+          Col("scope", "string", "empty for the whole population, else the partition and "
+                                 "outer grades it was cut in (`store=3, r_grade=1`)"),
+          _ATTEMPT))
+
+REJECTS = Table("rfm_rejects", "one row per rejected input row", _run(
+    Col("reason", "string", "the first reject reason that applies"),
+          Col("source_file", "string", "the file it was read from (NULL for a DataFrame)"),
+          Col("raw", "string", "a malformed record as read, else the source values as JSON"),
+          Col("customer_id", "string", "parsed values, NULL where they did not parse"),
+          Col("purchase_date", "date", ""), Col("amount", "decimal(18,8)", ""),
+          _ATTEMPT))
+
+QUALITY = Table("rfm_quality", "the data-quality report, a few rows per run", _run(
+    Col("check", "string", "rows, customers, unidentified_rows, ..."),
+          Col("scope", "string", "read, used, a reason, all, store=<store>, ..."),
+          Col("rows", "bigint", "rows (or customers)"),
+          Col("amount", "decimal(38,8)", "their amount"),
+          Col("share", "double", "share of the scope's rows or amount"),
+          Col("limit", "double", "the `quality.*` limit it is checked against"),
+          Col("warning", "boolean", "share over the limit"),
+          Col("first_date", "date", "earliest purchase date among the rows"),
+          Col("last_date", "date", "latest purchase date among the rows"),
+          _ATTEMPT))
+
+RUNS = Table("rfm_runs", "one row per run", _run(
+    Col("status", "string", "running, succeeded or failed"),
+          Col("started_at", "timestamp", "UTC"), Col("finished_at", "timestamp", "UTC"),
+          Col("config", "string", "the resolved YAML"),
+          Col("config_sha256", "string", "of the config without its `output` section, with "
+                                          "the input path as Spark resolves it"),
+          Col("input_path", "string", "the input, qualified (`file:/data/tx`)"),
+          Col("input_format", "string", "csv, parquet, delta or dataframe"),
+          Col("input_rows", "bigint", "records read"),
+          Col("valid_rows", "bigint", "records used"),
+          Col("dropped_rows", "bigint", "records rejected"),
+          Col("dropped_by_reason", "map<string,bigint>", "reason -> records"),
+          Col("customers", "bigint", "customers graded"),
+          Col("product_version", "string", "rfm_spark's version"),
+          Col("spark_version", "string", "the session's Spark"),
+          Col("delta_version", "string", "the Delta jars that wrote the run (from the "
+                                         "commit's engineInfo)"),
+          Col("error", "string", "why it failed"),
+          Col("scheme_sha256", "string", "of the metric definitions, grading, segments, "
+                                         "groups and tags: equal hashes compare"),
+          Col("churn_period_days", "int", "the churn period used, when configured"),
+          Col(ATTEMPT, "string", "the attempt that last claimed the run (with `succeeded`, "
+                                 "the one whose rows are visible)"),
+          Col("input_fingerprint", "string", "`sha256:<hex>` of what was read, then a "
+                                             "description (files, bytes, newest; or the "
+                                             "Delta version)")), run_table=False)
+
+MIGRATIONS = Table("rfm_migrations", "one row per pair of runs, level and move", (
+    Col("from_run_id", "string", "the earlier run"), Col("to_run_id", "string", "the later run"),
+    Col("from_as_of_date", "date", ""), Col("to_as_of_date", "date", ""),
+    Col("level", "string", "segment_code, segment or group"),
+    Col("from_value", "string", "NULL for a customer new in the later run"),
+    Col("to_value", "string", "NULL for a customer gone from it"),
+    Col("change", "string", "same, moved, new or gone"),
+    Col("customers", "bigint", "customers making the move"),
+    Col("monetary_from", "decimal(38,8)", "their monetary in the earlier run (0 if absent)"),
+    Col("monetary_to", "decimal(38,8)", "their monetary in the later run"),
+    Col("from_attempt_id", "string", "the attempts the rows were computed from"),
+    Col("to_attempt_id", "string", "(`read_table` leaves them out)")),
+    partition_by="to_run_id", run_table=False)
+
+TABLES: dict[str, Table] = {table.name: table for table in (
+    CUSTOMERS, SEGMENTS, THRESHOLDS, REJECTS, QUALITY, RUNS, MIGRATIONS)}
+RUN_TABLES = tuple(name for name, table in TABLES.items() if table.run_table)
+
+# Names a group attribute must not take: any declared column.
+RESERVED_COLUMNS = frozenset(col.name for table in TABLES.values() for col in table.columns) \
+    | {"segment_action", "group_action"}
+
+
+def markdown() -> str:
+    """The README's output-table reference, one list per table."""
+    lines = []
+    for table in TABLES.values():
+        partitioned = f"partitioned by `{table.partition_by}`"
+        lines.append(f"- **`{table.name}`**: {table.doc}; {partitioned}.")
+        for col in table.columns:
+            doc = f": {col.doc}" if col.doc else ""
+            lines.append(f"  - `{col.name}` {col.type}{doc}")
+    return "\n".join(lines)
+
+
+def _rewrite_readme(path: str) -> None:
+    """`python -m rfm_spark.tables README.md`: renders the block between the markers."""
+    import re
+    from pathlib import Path
+    text = Path(path).read_text(encoding="utf-8")
+    block = f"<!-- tables:begin -->\n{markdown()}\n<!-- tables:end -->"
+    Path(path).write_text(re.sub(r"<!-- tables:begin -->.*?<!-- tables:end -->",
+                                 lambda _: block, text, flags=re.S), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    import sys
+    _rewrite_readme(sys.argv[1])
