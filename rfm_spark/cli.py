@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 from typing import Callable
 
 from pyspark.sql import SparkSession
@@ -55,7 +56,7 @@ def start(args: argparse.Namespace, app: str, require_output: bool = True, **set
     starts (a config on another file system is read through Spark, once it is up);
     then what needs Spark is checked before any work: regular expressions as Spark runs
     them, and the lakehouse folder."""
-    remote = [path for path in args.config if is_remote(path)]
+    remote = [path for path in args.config if is_remote(path) or _elsewhere(path)]
     spark = get_spark(app) if remote else None
     config = job_config(args, require_output, read_text=_spark_text(spark) if spark else None,
                         **settings)
@@ -112,6 +113,12 @@ def iso_date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _elsewhere(path: str) -> bool:
+    """A path without a scheme that is no file here: on the cluster's default file
+    system (HDFS, DBFS), which only Spark reads."""
+    return ":" not in path and not os.path.exists(path)
 
 
 def _spark_text(spark: SparkSession) -> Callable[[str], str]:

@@ -60,12 +60,13 @@ VIEWFS = {
     "spark.hadoop.fs.defaultFS": "viewfs://rfm/",
     "spark.hadoop.fs.viewfs.mounttable.rfm.link./data": "file://{root}/data",
     "spark.hadoop.fs.viewfs.mounttable.rfm.link./lake": "file://{root}/lake",
+    "spark.hadoop.fs.viewfs.mounttable.rfm.link./conf": "file://{root}/conf",
     "spark.hadoop.fs.viewfs.mounttable.rfm.link./tmp": "file:///tmp",
 }
 VIEWFS_JOBS = """
 import sys
 from rfm_spark.jobs import backfill, migrate
-codes = [backfill.main(["--config", "conf/default.yaml", "--input", "/data/tx",
+codes = [backfill.main(["--config", "/conf/default.yaml", "--input", "/data/tx",
                         "--format", "parquet", "--lakehouse", "/lake", "--start", "2020-07-31",
                         "--end", "2020-08-31"]),
          migrate.main(["--lakehouse", "/lake", "--from-run", sys.argv[1],
@@ -79,14 +80,18 @@ sys.exit(max(codes))
 def test_spark_submit_jobs_on_a_default_file_system_that_is_not_the_drivers_disk(spark,
                                                                                  tmp_path):
     """The jobs under `spark-submit`, as on a cluster, with Hadoop's viewfs as the
-    default file system: `/data` and `/lake` exist only there (mounted from other
-    folders), so nothing may check them as local files. Spark's event log then shows that
+    default file system: the input `/data`, the lakehouse `/lake` and the config
+    `/conf/default.yaml` exist only there (mounted from other folders), so nothing may
+    check or read them as local files. Spark's event log then shows that
     no task read (from a shuffle) as many records as there are customers, which a global
     sort or an unpartitioned window would."""
     from rfm_spark.synthetic import generate_transactions
     generate_transactions(spark, 4_000, 200, seed=3).write.partitionBy("sales_channel_id") \
         .parquet(str(tmp_path / "data" / "tx"))
-    assert not os.path.exists("/data/tx") and not os.path.exists("/lake")
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "default.yaml").write_text((REPO / "conf/default.yaml").read_text())
+    for path in ("/data/tx", "/lake", "/conf"):
+        assert not os.path.exists(path)  # only on the default file system
     script = tmp_path / "viewfs_jobs.py"
     script.write_text(VIEWFS_JOBS)
     config = load_config([REPO / "conf/default.yaml"], ["input.format=parquet"])

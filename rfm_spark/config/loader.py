@@ -69,12 +69,12 @@ def _text(path: str, read_text: ReadText | None) -> str:
         if not entry.is_file():
             raise ConfigError(f"{path}: no such {kind} (known: {', '.join(named_configs(kind))})")
         return entry.read_text(encoding="utf-8")
-    if is_remote(path):
+    local = Path(path[len("file:"):] if path.startswith("file:") else path)
+    if is_remote(path) or (read_text is not None and not local.exists()):
         if read_text is None:
             raise ConfigError(f"{path}: a config on another file system is read through "
                               "Spark, which this caller did not give")
         return read_text(path)
-    local = Path(path[len("file:"):] if path.startswith("file:") else path)
     try:
         return local.read_text(encoding="utf-8")
     except OSError as error:
