@@ -40,7 +40,11 @@ def flag_rejects(transactions: DataFrame, policy: Clean, as_of: dt.date | None) 
     for name in reversed(REJECT_REASONS):
         if name in conditions:
             reason = F.when(conditions[name], F.lit(name)).otherwise(reason)
-    flagged = transactions.withColumn("reject_reason", reason)
+    # An implausible date is no date to keep: the row's raw values still show it (and
+    # some, such as +10000-01-01, cannot even be held by Python's datetime).
+    implausible = F.col("reject_reason").eqNullSafe(F.lit("implausible_date"))
+    flagged = (transactions.withColumn("reject_reason", reason)
+               .withColumn("purchase_date", F.when(~implausible, F.col("purchase_date"))))
     if policy.duplicate_key:
         flagged = flagged.transform(_flag_duplicates, policy.duplicate_key)
     flagged = flagged.transform(_net_cancellations, policy)

@@ -106,10 +106,7 @@ def select_roles(raw: DataFrame, columns: Columns, where: str, from_files: bool 
 def _read_csv(spark: SparkSession, path: str, source: Input) -> DataFrame:
     options = {"header": source.csv.header, "sep": source.csv.delimiter,
                "encoding": source.csv.encoding, "multiLine": source.csv.multiline}
-    with read_errors(path):
-        header = spark.read.options(**options).csv(path).columns
-    if not header:
-        raise InputError(f"{path}: the CSV input is empty")
+    header = _header(spark, path, options)
     _check_header(path, header)
     schema = T.StructType([T.StructField(name, T.StringType()) for name in header]
                           + [T.StructField(CORRUPT_RECORD, T.StringType())])
@@ -117,6 +114,22 @@ def _read_csv(spark: SparkSession, path: str, source: Input) -> DataFrame:
             .options(**options, enforceSchema=False, mode="PERMISSIVE",
                      columnNameOfCorruptRecord=CORRUPT_RECORD)
             .csv(path))
+
+
+def _header(spark: SparkSession, path: str, options: dict) -> list[str]:
+    """The column names as a file's first record has them: an empty name stays empty
+    (a trailing delimiter) and a repeated one repeated, which Spark's own names hide."""
+    if not options["header"]:
+        with read_errors(path):
+            return spark.read.options(**options).csv(path).columns  # _c0, _c1, ...
+    with read_errors(path):
+        unnamed = spark.read.options(**{**options, "header": False}).csv(path)
+        fields = [c for c in unnamed.columns if re.fullmatch(r"_c\d+", c)]
+        first = unnamed.select(*fields).first()
+    if first is None:
+        raise InputError(f"{path}: the CSV input is empty")
+    # Then the partition columns of key=value folders, which Spark names itself.
+    return [name or "" for name in first] + [c for c in unnamed.columns if c not in fields]
 
 
 def _check_header(path: str, header: list[str]) -> None:

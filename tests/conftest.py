@@ -4,6 +4,7 @@ lane), a client of a
 Spark Connect server started here in its own process, so this process has no JVM."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 import subprocess
@@ -145,7 +146,6 @@ BACKFILL_DATES = ("2020-06-30", "2020-08-31", "month")  # 3 month ends
 @pytest.fixture(scope="session")
 def backfilled(spark, tmp_path_factory):
     """Generated H&M-shaped data (parquet) and a lakehouse with 3 monthly runs of it."""
-    import datetime as dt
     from types import SimpleNamespace
 
     from rfm_spark import load_config
@@ -194,3 +194,76 @@ def cli_backfill(spark, generated_csv, tmp_path_factory):
     lines = printed.getvalue().splitlines()
     ids = [line.split()[1].rstrip(":") for line in lines if line.startswith("run ")]
     return SimpleNamespace(lake=Lakehouse(root=lake), ids=ids, printed=printed.getvalue())
+
+
+# Mount points of a default file system that is not the driver's disk (Hadoop's viewfs).
+VIEWFS = {
+    "spark.hadoop.fs.defaultFS": "viewfs://rfm/",
+    "spark.hadoop.fs.viewfs.mounttable.rfm.link./data": "file://{root}/data",
+    "spark.hadoop.fs.viewfs.mounttable.rfm.link./lake": "file://{root}/lake",
+    "spark.hadoop.fs.viewfs.mounttable.rfm.link./conf": "file://{root}/conf",
+    "spark.hadoop.fs.viewfs.mounttable.rfm.link./tmp": "file:///tmp",
+}
+# Ids that pseudonymisation must keep out of every file and log: one in its column, one
+# shifted into another by a short line, one in a rejected row, a numeric one.
+LEAKY = """t_dat,customer_id,article_id,price,sales_channel_id
+2020-03-01,SECRET-ID-7,1,5.00,1
+2020-03-02,1,SECRET-ID-42,6.00
+not-a-date,SECRET-ID-9,1,5.00,1
+2020-03-03,17850,1,7.00,1
+"""
+SUBMITTED_JOBS = """
+import sys
+from rfm_spark.jobs import backfill, migrate, segment
+ids = [f"{date}_{digest}" for date, digest in zip(sys.argv[1::2], sys.argv[2::2])]
+codes = [backfill.main(["--config", "/conf/default.yaml", "--input", "/data/tx",
+                        "--format", "parquet", "--lakehouse", "/lake", "--start", "2020-07-31",
+                        "--end", "2020-08-31"]),
+         migrate.main(["--lakehouse", "/lake", "--from-run", ids[0], "--to-run", ids[1]]),
+         segment.main(["--config", "/conf/default.yaml", "--input", "/data/leaky.csv",
+                       "--lakehouse", "/lake/private", "--set",
+                       "input.pseudonymise={enabled: true, key_variable: RFM_TEST_KEY}"])]
+print("exit codes", codes)
+sys.exit(max(codes))
+"""
+
+
+@pytest.fixture(scope="session")
+def spark_submitted(spark, tmp_path_factory):
+    """One `spark-submit` (one JVM, as on a cluster) running three jobs with viewfs as the
+    default file system and Spark's event log on: a backfill and a migration of generated
+    parquet input, and a pseudonymised run of LEAKY. test_paths and test_pseudonymise
+    read what it did."""
+    from types import SimpleNamespace
+
+    from rfm_spark import load_config
+    from rfm_spark.synthetic import generate_transactions
+    root = tmp_path_factory.mktemp("submitted")
+    generate_transactions(spark, 4_000, 200, seed=3).write.partitionBy("sales_channel_id") \
+        .parquet(str(root / "data" / "tx"))
+    (root / "data" / "leaky.csv").write_text(LEAKY)
+    (root / "conf").mkdir()
+    (root / "conf" / "default.yaml").write_text((REPO / "conf/default.yaml").read_text())
+    (root / "events").mkdir()
+    for path in ("/data/tx", "/lake", "/conf"):
+        assert not os.path.exists(path)  # only on the default file system
+    script = root / "jobs.py"
+    script.write_text(SUBMITTED_JOBS)
+    config = load_config([REPO / "conf/default.yaml"], ["input.format=parquet"]) \
+        .with_input_path("viewfs://rfm/data/tx")
+    ids = [arg for date in (dt.date(2020, 7, 31), dt.date(2020, 8, 31))
+           for arg in (date.isoformat(), config.with_as_of(date).sha256[:8])]
+    settings = {**VIEWFS, "spark.eventLog.enabled": "true", "spark.eventLog.compress": "false",
+                "spark.eventLog.dir": f"file://{root}/events",
+                "spark.sql.shuffle.partitions": "8",
+                # AQE would rightly merge partitions this small into one task: keep all 8.
+                "spark.sql.adaptive.coalescePartitions.enabled": "false"}
+    conf = [arg for key, value in settings.items()
+            for arg in ("--conf", f"{key}={value.format(root=root)}")]
+    done = subprocess.run([str(REPO / ".venv/bin/spark-submit"), *conf, str(script), *ids],
+                          cwd=REPO, capture_output=True, text=True, timeout=900,
+                          env={**{k: v for k, v in os.environ.items()
+                                  if not k.startswith(("PYSPARK", "SPARK_"))},
+                               "RFM_TEST_KEY": "s3cret"})
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return SimpleNamespace(done=done, root=root)

@@ -65,3 +65,29 @@ def test_malformed_rows_are_rejected_first(spark):
     frame = spark.createDataFrame(
         [("c1", D(2024, 1, 1), Decimal(1), None, None, None, None, None, True)], TRANSACTION_SCHEMA)
     assert reasons(flag_rejects(frame, Clean(), None)) == {"c1": "malformed_row"}
+
+
+def test_ids_are_trimmed_of_unicode_spaces_unless_told_not_to(spark):
+    rows = [("  42", D(2024, 1, 1), 1.0), ("42", D(2024, 1, 2), 1.0),
+            ("42\u00a0", D(2024, 1, 3), 1.0), ("\u202f42\t", D(2024, 1, 4), 1.0),
+            ("4 2", D(2024, 1, 5), 1.0), ("\u00a0 ", D(2024, 1, 6), 1.0)]
+    trimmed = flag_rejects(transactions(spark, rows), Clean(), None).collect()
+    assert sorted((r.customer_id, r.reject_reason) for r in trimmed) == [
+        ("", "missing_customer_id"), ("4 2", None), ("42", None), ("42", None), ("42", None),
+        ("42", None)]
+    kept = flag_rejects(transactions(spark, rows), Clean(trim_customer_id=False), None)
+    assert len({r.customer_id for r in kept.where("reject_reason IS NULL").collect()}) == 5
+    assert kept.where("reject_reason = 'missing_customer_id'").count() == 1  # blank anyway
+
+
+def test_implausible_dates_are_rejected_and_not_kept(spark):
+    rows = [("old", D(1, 1, 1), 1.0), ("far", D(9999, 12, 31), 1.0), ("ok", D(1990, 5, 5), 1.0),
+            ("first", D(1900, 1, 1), 1.0), ("last", D(2100, 12, 31), 1.0)]
+    flagged = flag_rejects(transactions(spark, rows), Clean(), None).collect()
+    got = {r.customer_id: (r.reject_reason, r.purchase_date) for r in flagged}
+    assert got == {"old": ("implausible_date", None), "far": ("implausible_date", None),
+                   "ok": (None, D(1990, 5, 5)), "first": (None, D(1900, 1, 1)),
+                   "last": (None, D(2100, 12, 31))}
+    narrower = Clean(earliest_date=D(2000, 1, 1))
+    assert reasons(flag_rejects(transactions(spark, rows), narrower, None))["ok"] == \
+        "implausible_date"

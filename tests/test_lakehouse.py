@@ -185,3 +185,13 @@ def test_metastore_tables_and_views_of_what_readers_see(spark, golden):
 def test_run_ids_that_could_break_a_predicate_are_refused(bad):
     with pytest.raises(ConfigError, match="run id"):
         check_run_id(bad)
+
+
+def test_a_table_left_without_a_commit_reads_as_empty_and_is_created(spark, golden, tmp_path):
+    # A first run killed while creating its tables: a _delta_log with no commit in it.
+    lake = Lakehouse(root=str(tmp_path / "lake"))
+    (tmp_path / "lake" / "rfm_customers" / "_delta_log").mkdir(parents=True)
+    empty = read_table(spark, lake, "rfm_customers")
+    assert empty.count() == 0 and "segment_code" in empty.columns
+    run_segmentation(spark, config(lakehouse=lake.root), golden, run_id="after")
+    assert read_table(spark, lake, "rfm_customers").count() == 10

@@ -4,7 +4,6 @@ import datetime as dt
 import gzip
 import json
 import os
-import subprocess
 
 import pytest
 
@@ -56,63 +55,22 @@ def test_one_input_however_its_path_is_spelled(spark, golden, tmp_path):
     assert len(runs) == 1
 
 
-VIEWFS = {
-    "spark.hadoop.fs.defaultFS": "viewfs://rfm/",
-    "spark.hadoop.fs.viewfs.mounttable.rfm.link./data": "file://{root}/data",
-    "spark.hadoop.fs.viewfs.mounttable.rfm.link./lake": "file://{root}/lake",
-    "spark.hadoop.fs.viewfs.mounttable.rfm.link./conf": "file://{root}/conf",
-    "spark.hadoop.fs.viewfs.mounttable.rfm.link./tmp": "file:///tmp",
-}
-VIEWFS_JOBS = """
-import sys
-from rfm_spark.jobs import backfill, migrate
-codes = [backfill.main(["--config", "/conf/default.yaml", "--input", "/data/tx",
-                        "--format", "parquet", "--lakehouse", "/lake", "--start", "2020-07-31",
-                        "--end", "2020-08-31"]),
-         migrate.main(["--lakehouse", "/lake", "--from-run", sys.argv[1],
-                       "--to-run", sys.argv[2]])]
-print("exit codes", codes)
-sys.exit(max(codes))
-"""
-
-
 @pytest.mark.slow
-def test_spark_submit_jobs_on_a_default_file_system_that_is_not_the_drivers_disk(spark,
-                                                                                 tmp_path):
+def test_spark_submit_jobs_on_a_default_file_system_that_is_not_the_drivers_disk(
+        spark, spark_submitted):
     """The jobs under `spark-submit`, as on a cluster, with Hadoop's viewfs as the
     default file system: the input `/data`, the lakehouse `/lake` and the config
     `/conf/default.yaml` exist only there (mounted from other folders), so nothing may
-    check or read them as local files. Spark's event log then shows that
-    no task read (from a shuffle) as many records as there are customers, which a global
-    sort or an unpartitioned window would."""
-    from rfm_spark.synthetic import generate_transactions
-    generate_transactions(spark, 4_000, 200, seed=3).write.partitionBy("sales_channel_id") \
-        .parquet(str(tmp_path / "data" / "tx"))
-    (tmp_path / "conf").mkdir()
-    (tmp_path / "conf" / "default.yaml").write_text((REPO / "conf/default.yaml").read_text())
-    for path in ("/data/tx", "/lake", "/conf"):
-        assert not os.path.exists(path)  # only on the default file system
-    script = tmp_path / "viewfs_jobs.py"
-    script.write_text(VIEWFS_JOBS)
+    check or read them as local files (conftest's `spark_submitted`). Spark's event log
+    then shows that no task read (from a shuffle) as many records as there are customers,
+    which a global sort or an unpartitioned window would."""
+    done, root = spark_submitted.done, spark_submitted.root
     config = load_config([REPO / "conf/default.yaml"], ["input.format=parquet"])
     dates = [dt.date(2020, 7, 31), dt.date(2020, 8, 31)]
     ids = [f"{date}_{config.with_input_path('viewfs://rfm/data/tx').with_as_of(date).sha256[:8]}"
            for date in dates]
-    events = tmp_path / "events"
-    events.mkdir()
-    settings = {**VIEWFS, "spark.eventLog.enabled": "true", "spark.eventLog.compress": "false",
-                "spark.eventLog.dir": f"file://{events}", "spark.sql.shuffle.partitions": "8",
-                # AQE would rightly merge partitions this small into one task: keep all 8.
-                "spark.sql.adaptive.coalescePartitions.enabled": "false"}
-    conf = [arg for key, value in settings.items()
-            for arg in ("--conf", f"{key}={value.format(root=tmp_path)}")]
-    done = subprocess.run([str(REPO / ".venv/bin/spark-submit"), *conf, str(script), *ids],
-                          cwd=REPO, capture_output=True, text=True, timeout=600,
-                          env={k: v for k, v in os.environ.items()
-                               if not k.startswith(("PYSPARK", "SPARK_"))})
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    assert "exit codes [0, 0]" in done.stdout
-    lake = Lakehouse(root=str(tmp_path / "lake"))
+    assert "exit codes [0, 0, 0]" in done.stdout
+    lake = Lakehouse(root=str(root / "lake"))
     runs = read_table(spark, lake, "rfm_runs").orderBy("as_of_date").collect()
     assert [r.run_id for r in runs] == ids
     assert {r.input_path for r in runs} == {"viewfs://rfm/data/tx"}
@@ -120,7 +78,7 @@ def test_spark_submit_jobs_on_a_default_file_system_that_is_not_the_drivers_disk
              .select("from_run_id", "to_run_id").distinct().collect()}
     assert pairs == {tuple(ids)}
 
-    lines = [line for path in events.rglob("events_*") if path.is_file()
+    lines = [line for path in (root / "events").rglob("events_*") if path.is_file()
              for line in path.read_text().splitlines()]
     by_stage: dict[int, list[int]] = {}
     for event in map(json.loads, lines):

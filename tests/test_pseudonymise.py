@@ -95,3 +95,23 @@ def test_the_key_can_come_from_a_databricks_secret(monkeypatch):
     with pytest.raises(ConfigError, match=r"names the Databricks secret rfm/pseudonyms, but "
                                           r"this is not Databricks"):
         pseudonymisation_key(settings)
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_no_raw_id_reaches_any_file_or_log_of_the_lakehouse(spark, spark_submitted):
+    """A malformed line shifts the id into another column; a well-formed one holds it in
+    its own (conftest's LEAKY). With pseudonymisation on, neither id may be found in any
+    file the run wrote (tables, Delta's log and statistics) nor in what the jobs logged
+    under spark-submit (Spark's and Delta's INFO log included)."""
+    from rfm_spark.lakehouse import Lakehouse, read_table
+    done, lake = spark_submitted.done, spark_submitted.root / "lake" / "private"
+    logged = done.stdout + done.stderr
+    assert " INFO " in logged  # Spark's and Delta's INFO log, as spark-submit logs
+    [run] = read_table(spark, Lakehouse(root=str(lake)), "rfm_runs").collect()
+    assert run.dropped_by_reason == {"malformed_row": 1, "bad_date": 1}
+    written = b"".join(path.read_bytes() for path in lake.rglob("*") if path.is_file())
+    assert len(written) > 10_000
+    for raw in ("SECRET-ID", "17850"):
+        assert raw.encode() not in written, raw
+        assert raw not in logged, raw

@@ -1,15 +1,15 @@
 """Bad input: every reject reason on one corrupt CSV, quarantined row by row; headers that
 do not match; empty input; results that do not depend on spark.sql.ansi.enabled."""
+import datetime as dt
 
 import pytest
 from chispa import assert_df_equality
 
 from conftest import REPO
 from rfm_spark import load_config, run_segmentation
-from rfm_spark.lakehouse import Lakehouse, read_table
 from rfm_spark.errors import ConfigError
-
 from rfm_spark.jobs import segment
+from rfm_spark.lakehouse import Lakehouse, read_table
 
 HEADER = "line_id,t_dat,customer_id,price,order,qty,country\n"
 CORRUPT = HEADER + """1,2024-01-10,c1,10,o1,1,UK
@@ -159,3 +159,39 @@ def test_a_folder_that_is_no_delta_table_fails_before_any_work(spark, tmp_path, 
     assert segment.main(["--config", str(REPO / "conf/default.yaml"), "--input",
                          str(tmp_path / "t.csv"), "--lakehouse", str(tmp_path / "lake")]) == 2
     assert "rfm_runs: exists but is not a Delta table" in caplog.text
+
+
+@pytest.mark.parametrize("text, code, message", [
+    # An unbalanced quote swallows the header into one name: the mapped columns are missing.
+    ('t_dat,"customer_id,price\n2024-01-01,c1,1\n', 2,
+     "the config names columns the input does not have"),
+    ("t_dat,customer_id,price,note,note\n2024-01-01,c1,1,a,b\n", 1,
+     "the header names ['note'] more than once"),
+])
+def test_unusual_headers_are_one_clear_line(spark, tmp_path, caplog, text, code, message):
+    (tmp_path / "t.csv").write_text(text)
+    assert segment.main(["--config", str(REPO / "conf/default.yaml"), "--input",
+                         str(tmp_path / "t.csv"), "--dry-run"]) == code
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and message in errors[0] and "t.csv" in errors[0]
+
+
+def test_a_header_with_a_trailing_comma_reads(spark, tmp_path, capsys):
+    # A BOM and Windows line ends, as Excel writes them, are no part of the names.
+    (tmp_path / "t.csv").write_bytes("\ufefft_dat,customer_id,price,\r\n2024-01-01,c1,1,\r\n"
+                                     "2024-01-02,c2,2,\r\n".encode())
+    assert segment.main(["--config", str(REPO / "conf/default.yaml"), "--input",
+                         str(tmp_path / "t.csv"), "--dry-run"]) == 0
+    assert "2 rows read, 2 used" in capsys.readouterr().out
+
+
+def test_a_date_beyond_the_plausible_years_is_a_reject_reason(spark, tmp_path):
+    (tmp_path / "t.csv").write_text("t_dat,customer_id,price\n2024-01-01,c1,1\n"
+                                    "+10000-01-01,c2,1\n0001-01-01,c3,1\n")
+    result = run_segmentation(spark, load_config([REPO / "conf/default.yaml"]),
+                              str(tmp_path / "t.csv"), write=False)
+    assert result.dropped_by_reason == {"implausible_date": 2}
+    assert result.as_of == dt.date(2024, 1, 1)
+    raws = sorted(r.raw for r in result.rejects.collect())  # the text, as read
+    assert raws == ['{"t_dat":"+10000-01-01","customer_id":"c2","price":"1"}',
+                    '{"t_dat":"0001-01-01","customer_id":"c3","price":"1"}']

@@ -113,3 +113,103 @@ def test_delta_input_is_read_at_the_version_it_was_fingerprinted(spark, tmp_path
                            "yyyy-MM-dd").collect()
     assert [(r.customer_id, r.amount) for r in rows] == [("c1", Decimal("1.5"))]
     assert rows[0].source_file.startswith(f"file:{table}/part-")
+
+
+INJECTION = """t_dat,customer_id,article_id,price,sales_channel_id
+2020-03-01,c01,1,5.00,1
+2020-03-02,c02,1,6.00,1
+2020-03-05,c03,"note
+2020-09-30,INJECTED,1,99999.00,1
+end",7.00,1
+"""
+
+
+def test_a_line_break_inside_quotes_is_part_of_one_record_not_new_rows(spark, tmp_path):
+    from conftest import REPO
+    from rfm_spark import load_config, run_segmentation
+    (tmp_path / "t.csv").write_text(INJECTION)
+    result = run_segmentation(spark, load_config([REPO / "conf/default.yaml"]),
+                              str(tmp_path / "t.csv"), write=False)
+    # Three records, as Python's csv reads the file; the quoted text invents nothing.
+    assert (result.input_rows, result.valid_rows, result.dropped_by_reason) == (3, 3, {})
+    assert {r.customer_id for r in result.customers.collect()} == {"c01", "c02", "c03"}
+    assert result.as_of == dt.date(2020, 3, 5)
+
+
+def test_nan_and_infinite_float_ids_are_no_customer(spark, tmp_path):
+    frame = spark.createDataFrame(
+        [(17850.0, "2010-12-01", 10.0), (float("nan"), "2010-12-01", 500.0),
+         (float("inf"), "2010-12-01", 400.0), (float("-inf"), "2010-12-01", 300.0)],
+        "CustomerID double, day string, amount double")
+    frame.write.parquet(str(tmp_path / "p"))
+    source = Input(format="parquet", columns=Columns(customer_id="CustomerID", date="day",
+                                                     amount="amount"))
+    ids = sorted((r.customer_id or "") for r in read(spark, tmp_path / "p", source).collect())
+    assert ids == ["", "", "", "17850"]  # NULL: rejected as missing_customer_id
+
+
+@pytest.mark.parametrize("text, amount", [
+    ("12", Decimal(12)), ("-3.50", Decimal("-3.5")), (".5", Decimal("0.5")), (" 7 ", Decimal(7)),
+    ("1.2E+5", None), ("1e3", None), ("١٢٣", None), ("１２", None), ("12,5", None), ("", None),
+])
+def test_amounts_are_plain_decimals_in_ascii_digits(spark, tmp_path, text, amount):
+    (tmp_path / "t.csv").write_text(f't_dat,customer_id,price\n2024-01-01,c1,"{text}"\n')
+    [row] = read(spark, tmp_path / "t.csv", Input()).collect()
+    assert row.amount == amount
+
+
+@pytest.mark.parametrize("zone, stamp, date", [
+    (None, "2024-01-05T23:30:00+02:00", dt.date(2024, 1, 5)),         # 21:30 UTC
+    (None, "2024-01-05T23:30:00-05:00", dt.date(2024, 1, 6)),         # 04:30 UTC
+    ("America/New_York", "2024-01-05T23:30:00-05:00", dt.date(2024, 1, 5)),
+    ("Asia/Tokyo", "2024-01-05T20:00:00+00:00", dt.date(2024, 1, 6)),  # 05:00 in Tokyo
+])
+def test_a_timestamp_with_a_zone_is_dated_in_the_configured_zone(spark, tmp_path, zone, stamp,
+                                                                   date):
+    (tmp_path / "t.csv").write_text(f"t_dat,customer_id,price\n{stamp},c1,1\n")
+    source = Input(date_format="yyyy-MM-dd'T'HH:mm:ssXXX", timezone=zone)
+    raw = read_source(spark, str(tmp_path / "t.csv"), source)
+    [row] = to_transactions(raw, source.date_format, timezone=zone).collect()
+    assert row.purchase_date == date
+
+
+def test_a_time_without_a_zone_keeps_the_date_written(spark, tmp_path):
+    (tmp_path / "t.csv").write_text("t_dat,customer_id,price\n2024-01-05 23:30,c1,1\n")
+    source = Input(date_format="yyyy-MM-dd HH:mm", timezone="Asia/Tokyo")
+    raw = read_source(spark, str(tmp_path / "t.csv"), source)
+    [row] = to_transactions(raw, source.date_format, timezone="Asia/Tokyo").collect()
+    assert row.purchase_date == dt.date(2024, 1, 5)
+
+
+def test_a_delta_folder_is_not_read_as_parquet_files(spark, tmp_path):
+    table = str(tmp_path / "d")
+    frame = spark.createDataFrame([("2024-01-01", "c1", "1.5")],
+                                  "t_dat string, customer_id string, price string")
+    frame.write.format("delta").save(table)
+    frame.write.format("delta").mode("overwrite").save(table)  # a removed file stays on disk
+    with pytest.raises(InputError, match=r"d: is a Delta table; read as parquet it would also "
+                                         r"count the files Delta removed: use --format delta"):
+        snapshot(spark, table, "parquet")
+
+
+def test_rows_appended_to_a_delta_input_during_a_run_are_in_none_of_its_tables(
+        spark, tmp_path, monkeypatch):
+    from conftest import REPO
+    from rfm_spark import load_config, run_segmentation
+    from rfm_spark.steps import report_quality
+    table = str(tmp_path / "d")
+    spark.createDataFrame([("2024-01-01", "c1", "1.5"), ("not-a-date", "c2", "2")],
+                          "t_dat string, customer_id string, price string") \
+        .write.format("delta").save(table)
+
+    def append_meanwhile(*args):  # another job appends while this run is past its counts
+        spark.createDataFrame([("bad", "c3", "1"), ("2024-01-02", "c4", "x")],
+                              "t_dat string, customer_id string, price string") \
+            .write.format("delta").mode("append").save(table)
+        return report_quality(*args)
+    monkeypatch.setattr("rfm_spark.pipeline.report_quality", append_meanwhile)
+    result = run_segmentation(spark, load_config([REPO / "conf/default.yaml"],
+                                                 ["input.format=delta"]), table, write=False)
+    assert result.dropped_by_reason == {"bad_date": 1}
+    assert [r.reason for r in result.rejects.collect()] == ["bad_date"]  # read at version 0
+    assert spark.read.format("delta").load(table).count() == 4

@@ -139,6 +139,13 @@ class Lakehouse:
                           f"({table.ddl(layout)}) USING delta "
                           f"PARTITIONED BY (`{table.partition_by}`)")
                 created = self.schema(spark, table.name)
+                if created is None and not self.database:
+                    # CREATE took a folder left with an empty _delta_log (a job killed
+                    # while creating it) for a table: a first, empty commit makes one.
+                    (spark.createDataFrame([], table.ddl(layout)).write.format("delta")
+                     .mode("append").partitionBy(table.partition_by)
+                     .save(self.location(table.name)))
+                    created = self.schema(spark, table.name)
                 if created is None:  # another job's CREATE is under way: look again
                     raise _CreatedElsewhere(self.location(table.name))
                 return created
