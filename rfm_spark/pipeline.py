@@ -3,9 +3,11 @@ as-of date (`run_segmentation`) or many from one pass over the input (`run_backf
 and migrations between stored runs."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
+from typing import Iterator
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -27,7 +29,8 @@ from rfm_spark.steps import (Prepared, RunContext, RunKey, RunResult, Source, ch
                              report_quality, resolve_as_of, run_record, run_tables, write)
 
 log = logging.getLogger(__name__)
-__all__ = ["RunResult", "migrate", "migration_between", "run_backfill", "run_segmentation"]
+__all__ = ["RunResult", "migrate", "migration_between", "reading", "run_backfill",
+           "run_segmentation"]
 
 
 def run_segmentation(spark: SparkSession, config: Config, source: str | DataFrame | None = None,
@@ -85,6 +88,34 @@ def run_backfill(spark: SparkSession, config: Config, as_of_dates: list[dt.date]
                     result.customers.unpersist()
                 results.append(result)
     return results
+
+
+@dataclasses.dataclass(frozen=True)
+class CleanInput:
+    flagged: DataFrame                 # transactions with reject_reason and netted
+    rows_by_reason: dict[str, int]     # reject reason (or "used") -> rows
+    last_used_date: dt.date | None     # the latest purchase date of a used row
+
+
+@contextlib.contextmanager
+def reading(spark: SparkSession, config: Config, source: str | DataFrame | None = None
+            ) -> Iterator[CleanInput]:
+    """The input read and flagged exactly as a run reads it (no as-of date: every row
+    keeps its reject reason or none), for jobs that read transactions beside a run;
+    use it inside the block, where the session reads as the input needs. One pass
+    counts the rows per reject reason (logged) and finds the last used date."""
+    with settings(spark, session_settings(config.input), f"to read {config.input.csv.encoding}"):
+        ctx = _context(spark, config, source, write=False, force=False)
+        flagged = _flagged(_transactions(ctx), ctx, None)
+        with stage("read + clean") as counts:
+            summary = (flagged.groupBy("reject_reason")
+                       .agg(F.count(F.lit(1)).alias("rows"),
+                            F.max("purchase_date").alias("last_date"))
+                       .collect())  # one row per reject reason
+            by_reason = {row.reject_reason or "used": row.rows for row in summary}
+            counts.update(by_reason)
+        last_used = next((row.last_date for row in summary if row.reject_reason is None), None)
+        yield CleanInput(flagged, by_reason, last_used)
 
 
 def _as_of(daily: DataFrame, flagged: DataFrame, config: Config, as_of: dt.date) -> Prepared:

@@ -101,3 +101,26 @@ def generate_transactions(spark: SparkSession, rows: int, customers: int, seed: 
             F.col("channel").alias("sales_channel_id"),
         )
     )
+
+
+def campaign_responses(members: DataFrame, start_date: dt.date, window_days: int,
+                       base_rate: float, lifts: dict[str, float], seed: int = 42) -> DataFrame:
+    """H&M-shaped purchases of a campaign's members (rfm_campaign_members rows) in the
+    window [start_date, start_date + window_days): every member buys once with
+    probability `base_rate`, a test member of segment S with `base_rate + lifts[S]`.
+    The planted lift of S is `lifts[S]` (what a measurement should find)."""
+    customer = F.col("customer_id")
+    extra = F.lit(0.0)
+    for segment, lift in sorted(lifts.items()):
+        planted = (F.col("segment") == segment) & (F.col("arm") == "test")
+        extra = F.when(planted, F.lit(float(lift))).otherwise(extra)
+    article = F.floor(F.pow(_uniform(seed, "response_article", customer), 2) * ARTICLES)
+    price_mu = math.log(PRICE_MEAN) - PRICE_SIGMA ** 2 / 2
+    price = F.exp(price_mu + PRICE_SIGMA * _normal(seed, "response_price", customer))
+    day = F.floor(_uniform(seed, "response_day", customer) * window_days).cast("int")
+    return (members.where(_uniform(seed, "respond", customer) < F.lit(float(base_rate)) + extra)
+            .select(F.date_add(F.lit(start_date), day).alias("t_dat"), customer,
+                    (F.lit(1_000_000_000) + article.cast("long") * 37).alias("article_id"),
+                    F.round(F.least(price, F.lit(PRICE_CAP)), 6).alias("price"),
+                    F.when(_uniform(seed, "response_channel", customer) < ONLINE_SHARE,
+                           F.lit(2)).otherwise(F.lit(1)).alias("sales_channel_id")))

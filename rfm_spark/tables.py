@@ -28,7 +28,7 @@ class Table:
     name: str
     doc: str
     columns: tuple[Col, ...]
-    partition_by: str = "run_id"
+    partition_by: str | None = "run_id"   # None: a small table, not partitioned
     attributes_after: str | None = None   # group attributes are placed after this column
     run_table: bool = True                # rows of one run, tagged with its attempt
 
@@ -183,20 +183,86 @@ MIGRATIONS = Table("rfm_migrations", "one row per pair of runs, level and move",
     Col("to_attempt_id", "string", "(`read_table` leaves them out)")),
     partition_by="to_run_id", run_table=False)
 
-TABLES: dict[str, Table] = {table.name: table for table in (
-    CUSTOMERS, SEGMENTS, THRESHOLDS, REJECTS, QUALITY, RUNS, MIGRATIONS)}
+_CAMPAIGN = Col("campaign_id", "string", "the campaign")
+_DRAW = Col("draw_id", "string", "the assignment the row belongs to: rows of another draw than "
+                                 "rfm_campaigns' are not visible (`read_table` joins them)")
+
+CAMPAIGNS = Table("rfm_campaigns", "one row per campaign, its current draw (docs/campaigns.md)", (
+    _CAMPAIGN, _DRAW,
+    Col("run_id", "string", "the run whose customers were split"),
+    Col("as_of_date", "date", "the run's as-of date"),
+    Col("start_date", "date", "the day the campaign goes out: responses count from it"),
+    Col("created_at", "timestamp", "UTC, when the draw was made"),
+    Col("control_share", "double", "the planned share of each cell in control"),
+    Col("seed", "bigint", "the draw's seed"),
+    Col("selection", "string", "the selectors (`segment: A, B; code: 1**`), or `all`"),
+    Col("members", "bigint", "customers in the campaign"),
+    Col("test_members", "bigint", "in the test arm (get the message)"),
+    Col("control_members", "bigint", "in the control arm (held out)")),
+    partition_by=None, run_table=False)
+
+CAMPAIGN_MEMBERS = Table("rfm_campaign_members", "one row per campaign member", (
+    _CAMPAIGN, _DRAW, Col("customer_id", "string", "as in the run's rfm_customers"),
+    Col("run_id", "string", "the campaign's run"),
+    Col("segment_code", "string", "the member's cell"), Col("segment", "string", ""),
+    Col("group", "string", ""),
+    Col("arm", "string", "`test` or `control`"),
+    Col("segment_action", "string", "what the segment is sent")),
+    partition_by="campaign_id", run_table=False)
+
+CAMPAIGN_RESULTS = Table("rfm_campaign_results", "one row per campaign, window, level and "
+                                                 "value (formulas: docs/campaigns.md)", (
+    _CAMPAIGN, _DRAW,
+    Col("window_days", "int", "responses counted in [start_date, start_date + window_days)"),
+    Col("start_date", "date", "the campaign's start date"),
+    Col("measured_through", "date", "the last day counted"),
+    Col("window_complete", "boolean", "false when the input ends before the window"),
+    Col("measured_at", "timestamp", "UTC"),
+    Col("level", "string", "segment_code, segment, group or total"),
+    Col("value", "string", "the code, segment or group (`all` for the total)"),
+    Col("test_customers", "bigint", "members of the test arm"),
+    Col("control_customers", "bigint", "members of the control arm"),
+    Col("test_responders", "bigint", "test members with a used purchase in the window"),
+    Col("control_responders", "bigint", ""),
+    Col("test_response_rate", "double", "responders / customers (NULL for an empty arm)"),
+    Col("control_response_rate", "double", ""),
+    Col("lift", "double", "test minus control rate (total: post-stratified by cell)"),
+    Col("lift_ci_low", "double", "95% interval: Newcombe's hybrid score (total: normal, "
+                                 "stratified variance)"),
+    Col("lift_ci_high", "double", ""),
+    Col("p_value", "double", "two-sided, of equal rates"),
+    Col("test_name", "string", "`z` (pooled), `fisher` (an expected count below 5) or "
+                               "`stratified z`"),
+    Col("p_value_adjusted", "double", "Holm, across the level's values with both arms"),
+    Col("test_revenue", "decimal(38,8)", "the arm's used amount in the window"),
+    Col("control_revenue", "decimal(38,8)", ""),
+    Col("incremental_revenue", "decimal(38,8)", "revenue per member, test minus control, "
+                                                "times test members"),
+    Col("mde", "double", "smallest lift detectable at 80% power (two-sided 5%)"),
+    Col("srm_p_value", "double", "sample-ratio check of the arms against the control share"),
+    Col("min_response", "double", "the response-rate rule's threshold"),
+    Col("cost_per_contact", "double", "the cost rule's inputs (NULL: the rate rule decides)"),
+    Col("margin_per_response", "double", ""),
+    Col("decision", "string", "`send` or `stop`")),
+    partition_by="campaign_id", run_table=False)
+
+SEGMENTATION_TABLES = (CUSTOMERS, SEGMENTS, THRESHOLDS, REJECTS, QUALITY, RUNS, MIGRATIONS)
+CAMPAIGN_TABLES = (CAMPAIGNS, CAMPAIGN_MEMBERS, CAMPAIGN_RESULTS)
+TABLES: dict[str, Table] = {table.name: table for table in
+                            (*SEGMENTATION_TABLES, *CAMPAIGN_TABLES)}
 RUN_TABLES = tuple(name for name, table in TABLES.items() if table.run_table)
 
-# Names a group attribute must not take: any declared column.
-RESERVED_COLUMNS = frozenset(col.name for table in TABLES.values() for col in table.columns) \
-    | {"segment_action", "group_action"}
+# Names a group attribute must not take: any column of a table that holds segments.
+RESERVED_COLUMNS = frozenset(col.name for table in SEGMENTATION_TABLES
+                             for col in table.columns) | {"segment_action", "group_action"}
 
 
 def markdown() -> str:
     """The README's output-table reference, one list per table."""
     lines = []
     for table in TABLES.values():
-        partitioned = f"partitioned by `{table.partition_by}`"
+        partitioned = (f"partitioned by `{table.partition_by}`" if table.partition_by
+                       else "not partitioned")
         lines.append(f"- **`{table.name}`**: {table.doc}; {partitioned}.")
         for col in table.columns:
             doc = f": {col.doc}" if col.doc else ""

@@ -10,9 +10,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.connect]
 
 
 def test_the_segment_notebook_names_every_table_a_run_writes():
-    from rfm_spark.tables import TABLES
+    from rfm_spark.tables import SEGMENTATION_TABLES
     text = (REPO / "notebooks" / "01_segment_customers.py").read_text()
-    assert all(f"`{table}`" in text for table in TABLES)
+    assert all(f"`{table.name}`" in text for table in SEGMENTATION_TABLES)
 
 
 @pytest.fixture(scope="module")

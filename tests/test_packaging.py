@@ -14,7 +14,8 @@ import yaml
 from conftest import REPO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-ENTRY_POINTS = {"rfm-segment", "rfm-backfill", "rfm-migrate", "rfm-generate", "rfm-codes"}
+ENTRY_POINTS = {"rfm-segment", "rfm-backfill", "rfm-migrate", "rfm-campaign", "rfm-generate",
+                "rfm-codes"}
 OTHER_PYSPARK = "4.1.1"  # what a Databricks runtime may hold
 
 
@@ -53,7 +54,8 @@ def test_the_wheel_holds_the_library_jobs_presets_and_entry_points(wheel):
         names = set(archive.namelist())
         metadata = archive.read(next(n for n in names if n.endswith("/METADATA"))).decode()
     assert {"rfm_spark/pipeline.py", "rfm_spark/jobs/segment.py", "rfm_spark/lakehouse/protocol.py",
-            "rfm_spark/config/loader.py", "rfm_spark/conf/default.yaml",
+            "rfm_spark/config/loader.py", "rfm_spark/campaigns/stats.py",
+            "rfm_spark/conf/default.yaml",
             "rfm_spark/conf/presets/sms27.yaml", "rfm_spark/conf/sources/hm.yaml"} <= names
     assert not any(name.startswith(("tests/", "bench/")) for name in names)
     entry_points = wheel_entry_points(wheel)
@@ -62,7 +64,7 @@ def test_the_wheel_holds_the_library_jobs_presets_and_entry_points(wheel):
     requires = [line.split(": ", 1)[1] for line in metadata.splitlines()
                 if line.startswith("Requires-Dist: ")]
     # Runtime: only what a cluster with Spark lacks; Spark and Delta only in [local].
-    assert [r for r in requires if "extra ==" not in r] == ["pyyaml>=6.0"]
+    assert [r for r in requires if "extra ==" not in r] == ["pyyaml>=6.0", "scipy>=1.11"]
     assert any(r.startswith("pyspark==4.2.0") and 'extra == "local"' in r for r in requires)
     assert "Requires-Python: <3.14,>=3.10" in metadata
 
@@ -89,7 +91,8 @@ def test_every_bundle_task_calls_an_entry_point_of_the_wheel(wheel):
     for pattern in bundle["include"]:
         for path in REPO.glob(pattern):
             jobs.update(yaml.safe_load(path.read_text())["resources"]["jobs"])
-    assert {"rfm_segment", "rfm_backfill", "rfm_notebooks"} <= set(jobs)
+    assert {"rfm_segment", "rfm_backfill", "rfm_campaign_assign", "rfm_campaign_measure",
+            "rfm_notebooks"} <= set(jobs)
     entry_points = wheel_entry_points(wheel)
     variables = set(bundle["variables"])
     for name, job in jobs.items():

@@ -1,6 +1,7 @@
 """What readers see: only the rows of each run's succeeded attempt (rows of
-rfm_migrations: computed from both runs' succeeded attempts). `read_table` is that for
-Python; with a database, the `v_<table>` views are that for SQL.
+rfm_migrations: computed from both runs' succeeded attempts), and of each campaign's
+current draw. `read_table` is that for Python; with a database, the `v_<table>` views
+are that for SQL.
 
 A table that does not exist yet (or was left without a commit by a job killed while
 creating it) reads as empty, in its declared columns.
@@ -14,9 +15,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from rfm_spark.lakehouse.storage import Lakehouse
-from rfm_spark.tables import ATTEMPT, MIGRATIONS, RUNS, TABLES
+from rfm_spark.tables import (ATTEMPT, CAMPAIGN_MEMBERS, CAMPAIGN_RESULTS, CAMPAIGNS,
+                              MIGRATIONS, RUNS, TABLES)
 
 MIGRATION_ATTEMPTS = ("from_attempt_id", "to_attempt_id")
+DRAWN = (CAMPAIGN_MEMBERS.name, CAMPAIGN_RESULTS.name)  # visible through rfm_campaigns' draw
 VIEW_PREFIX = "v_"
 
 
@@ -29,7 +32,14 @@ def stored(spark: SparkSession, lakehouse: Lakehouse, table: str) -> DataFrame:
 
 def read_table(spark: SparkSession, lakehouse: Lakehouse, table: str) -> DataFrame:
     """A table as the runs' succeeded attempts wrote it: what every reader should use.
-    Rows written before attempt ids existed have none (NULL), and match."""
+    Rows written before attempt ids existed have none (NULL), and match. Campaign
+    tables: the rows of each campaign's current draw."""
+    if table == CAMPAIGNS.name:
+        return stored(spark, lakehouse, table)
+    if table in DRAWN:
+        current = stored(spark, lakehouse, CAMPAIGNS.name).select("campaign_id", "draw_id")
+        return stored(spark, lakehouse, table).join(current, ["campaign_id", "draw_id"],
+                                                    "left_semi")
     runs = stored(spark, lakehouse, RUNS.name).where(F.col("status") == "succeeded")
     if table == RUNS.name:
         return runs
@@ -53,8 +63,13 @@ def view_sql(lakehouse: Lakehouse, table: str, columns: list[str]) -> str:
     runs = f"(SELECT run_id, {ATTEMPT} FROM {lakehouse.ref(RUNS.name)} WHERE status = 'succeeded')"
     if table == RUNS.name:
         return f"SELECT * FROM {lakehouse.ref(RUNS.name)} WHERE status = 'succeeded'"
+    if table == CAMPAIGNS.name:
+        return f"SELECT * FROM {lakehouse.ref(CAMPAIGNS.name)}"
     shown = ", ".join(f"t.`{c}`" for c in columns if c not in (ATTEMPT, *MIGRATION_ATTEMPTS))
-    if table == MIGRATIONS.name:
+    if table in DRAWN:
+        joins = (f"LEFT SEMI JOIN {lakehouse.ref(CAMPAIGNS.name)} c "
+                 "ON t.campaign_id = c.campaign_id AND t.draw_id = c.draw_id")
+    elif table == MIGRATIONS.name:
         joins = " ".join(f"LEFT SEMI JOIN {runs} {side} ON t.{side}_run_id = {side}.run_id "
                          f"AND t.{side}_attempt_id <=> {side}.{ATTEMPT}"
                          for side in ("from", "to"))

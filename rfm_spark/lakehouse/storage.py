@@ -135,16 +135,19 @@ class Lakehouse:
         def create_or_extend() -> Layout:
             existing = self.schema(spark, table.name)
             if existing is None:
+                partitioned = (f" PARTITIONED BY (`{table.partition_by}`)"
+                               if table.partition_by else "")
                 spark.sql(f"CREATE TABLE IF NOT EXISTS {self.ref(table.name)} "
-                          f"({table.ddl(layout)}) USING delta "
-                          f"PARTITIONED BY (`{table.partition_by}`)")
+                          f"({table.ddl(layout)}) USING delta{partitioned}")
                 created = self.schema(spark, table.name)
                 if created is None and not self.database:
                     # CREATE took a folder left with an empty _delta_log (a job killed
                     # while creating it) for a table: a first, empty commit makes one.
-                    (spark.createDataFrame([], table.ddl(layout)).write.format("delta")
-                     .mode("append").partitionBy(table.partition_by)
-                     .save(self.location(table.name)))
+                    writer = (spark.createDataFrame([], table.ddl(layout)).write
+                              .format("delta").mode("append"))
+                    if table.partition_by:
+                        writer = writer.partitionBy(table.partition_by)
+                    writer.save(self.location(table.name))
                     created = self.schema(spark, table.name)
                 if created is None:  # another job's CREATE is under way: look again
                     raise _CreatedElsewhere(self.location(table.name))
