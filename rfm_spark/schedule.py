@@ -36,3 +36,10 @@ def _add_months(start: dt.date, months: int, month_end: bool) -> dt.date:
     year, month = start.year + year, month + 1
     last_day = calendar.monthrange(year, month)[1]
     return dt.date(year, month, last_day if month_end else min(start.day, last_day))
+
+
+def add_months(start: dt.date, months: int) -> dt.date:
+    """`start` moved by whole months (may be negative), as backfill dates move: the
+    day clipped to shorter months, a month's last day kept a last day."""
+    month_end = start.day == calendar.monthrange(start.year, start.month)[1]
+    return _add_months(start, months, month_end)

@@ -1,0 +1,1 @@
+"""Churn risk and customer value (source 004): BG/NBD and Gamma-Gamma on small aggregates (`btyd`)."""
