@@ -49,7 +49,7 @@ params
 from pyspark.sql import functions as F
 
 from rfm_spark.campaigns import CampaignSpec, Selection, assign_campaign, measure_campaign
-from rfm_spark.campaigns.summary import campaign_report, lift_bars_html
+from rfm_spark.campaigns.summary import campaign_report, lift_bars_html, ordered_results
 from rfm_spark.lakehouse import read_table
 from rfm_spark.session import get_spark
 
@@ -78,9 +78,8 @@ if params["input"]:
     config = load_config([params["config"]], settings={"input.format": params["input_format"]})
     results = measure_campaign(spark, lakehouse, spec.campaign_id, config, params["input"],
                                window_days=int(params["window_days"]))
-    ordered = results.orderBy(F.expr("array_position(array('total', 'group', 'segment', "
-                                     "'segment_code'), level)"), "value").collect()
-    print(campaign_report(ordered))  # a row per level and value: a few dozen
+    ordered = ordered_results(results)
+    print(campaign_report(ordered))
     show_html(lift_bars_html(ordered), f"campaign_{spec.campaign_id}_lift")
 
 # COMMAND ----------

@@ -47,7 +47,8 @@ def test_platt_calibration_brings_the_mean_to_the_observed_rate(spark, planted):
     assert before["mean_predicted"] < before["observed_rate"] - 0.1
     after = models.metrics(models.calibrated(skewed, *models.platt(skewed)))
     assert after["mean_predicted"] == pytest.approx(after["observed_rate"], abs=0.01)
-    assert after["roc_auc"] == pytest.approx(before["roc_auc"], abs=1e-9)  # order kept
+    # Order kept: the same AUC, up to the evaluator's 1,000-bin down-sampling of the curve.
+    assert after["roc_auc"] == pytest.approx(before["roc_auc"], abs=1e-4)
     assert after["brier"] < before["brier"]
 
 

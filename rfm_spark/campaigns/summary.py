@@ -5,6 +5,17 @@ from __future__ import annotations
 import html
 from typing import Sequence
 
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+
+def ordered_results(results: DataFrame) -> list:
+    """rfm_campaign_results rows of one window, total first, then by level and value:
+    one row per level and value (a few dozen)."""
+    level_order = F.array_position(F.array(*map(F.lit, ("total", "group", "segment",
+                                                        "segment_code"))), F.col("level"))
+    return results.orderBy(level_order, "value").collect()
+
 
 def arms_report(rows: Sequence) -> str:
     """Test and control members per cell (rows: segment_code, segment, arm, count)."""

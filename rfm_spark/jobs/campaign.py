@@ -23,7 +23,7 @@ from rfm_spark import cli
 from rfm_spark.campaigns import (CampaignSpec, Decision, Selection, assign_campaign,
                                  campaign_migration, export_test_arm, measure_campaign)
 from rfm_spark.migration import LEVELS
-from rfm_spark.campaigns.summary import arms_report, campaign_report
+from rfm_spark.campaigns.summary import arms_report, campaign_report, ordered_results
 from rfm_spark.report import transition_matrix, transition_report
 from rfm_spark.session import get_spark
 
@@ -97,9 +97,7 @@ def _measure(args: argparse.Namespace) -> int:
     lakehouse = cli.output_lakehouse(args)
     results = measure_campaign(spark, lakehouse, args.campaign_id, config,
                                window_days=args.window_days, decide=decide)
-    print(campaign_report(results.orderBy(F.expr("array_position(array('total', 'group', "
-                                                 "'segment', 'segment_code'), level)"),
-                                          "value").collect()))
+    print(campaign_report(ordered_results(results)))
     return 0
 
 
