@@ -25,7 +25,7 @@ _KEY = ["x", "t_x_days", "T_days"]
 class Fitted:
     bgnbd: btyd.BgNbd
     gamma_gamma: btyd.GammaGamma | None   # None: too few repeat customers to fit
-    combinations: int
+    combinations: np.ndarray              # the (x, t_x days, T days) rows fitted on
 
 
 def rfm_at(days: DataFrame, at: dt.date) -> DataFrame:
@@ -60,20 +60,20 @@ def fit(per_customer: DataFrame) -> Fitted:
     binned = F.exp(F.round(F.log("mean_value"), 2))
     values = (per_customer.where((F.col("x") > 0) & (F.col("mean_value") > 0))
               .groupBy("x", binned.alias("mean_value")).count()
-              .collect())
+              .collect())  # (distinct x) x ~2,000 bins at most
     gamma_gamma = None
     if len(values) >= 10:
         v = np.array(values, dtype=float)
         gamma_gamma = btyd.fit_gamma_gamma(v[:, 0], v[:, 1], v[:, 2])
-    return Fitted(bgnbd, gamma_gamma, found)
+    return Fitted(bgnbd, gamma_gamma, rows[:, :3])
 
 
 def scores(spark: SparkSession, per_customer: DataFrame, fitted: Fitted, horizon_days: int
            ) -> DataFrame:
     """customer_id, p_alive, expected_purchases and p_no_purchase over the horizon,
-    computed once per combination on the driver and joined back."""
-    combos = np.array(per_customer.select(*_KEY).distinct().collect(), dtype=float)
-    x, t_x, T = combos.T if len(combos) else (np.array([]),) * 3
+    computed once per combination the fit saw (`per_customer` as given to `fit`) on the
+    driver and joined back."""
+    x, t_x, T = fitted.combinations.T
     week = btyd.TIME_UNIT_DAYS
     horizon = horizon_days / week
     model = fitted.bgnbd
