@@ -95,9 +95,14 @@ def check_with_spark(spark: SparkSession, config: Config) -> None:
         pseudonymisation_key(config.input.pseudonymise)  # the secret can be read
     output = config.output
     if output.lakehouse is not None or output.database is not None:
-        lakehouse = Lakehouse(root=output.lakehouse if output.database is None else None,
-                              database=output.database)
-        lakehouse.check(spark)
+        config_lakehouse(config).check(spark)
+
+
+def config_lakehouse(config: Config) -> Lakehouse:
+    """The lakehouse of a job's config (`output.database` wins, as in a run)."""
+    output = config.output
+    return Lakehouse(root=output.lakehouse if output.database is None else None,
+                     database=output.database)
 
 
 def output_lakehouse(args: argparse.Namespace) -> Lakehouse:

@@ -40,6 +40,24 @@ def html_display(namespace: dict) -> Callable[[str, str], None]:
     return show
 
 
+def figure_display(namespace: dict) -> Callable:
+    """Shows a plotly figure in Databricks (its `displayHTML`, offline), or writes
+    `<name>.html` to `RFM_REPORT_DIR`."""
+    display_html = namespace.get("displayHTML")
+
+    def show(figure, name: str) -> None:
+        from rfm_spark.figures import to_html
+        html = to_html([figure], name)
+        if display_html is not None:
+            display_html(html)
+            return
+        path = os.path.join(os.environ.get("RFM_REPORT_DIR", tempfile.gettempdir()), f"{name}.html")
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(html)
+        print(f"chart written to {path}")
+    return show
+
+
 def widget_lakehouse(params: dict[str, str]) -> Lakehouse:
     """The lakehouse the `database` widget names, else the `lakehouse` folder."""
     return (Lakehouse(database=params["database"]) if params["database"]

@@ -29,8 +29,8 @@ from rfm_spark.steps import (Prepared, RunContext, RunKey, RunResult, Source, ch
                              report_quality, resolve_as_of, run_record, run_tables, write)
 
 log = logging.getLogger(__name__)
-__all__ = ["RunResult", "migrate", "migration_between", "reading", "run_backfill",
-           "run_segmentation"]
+__all__ = ["History", "RunResult", "history", "migrate", "migration_between", "reading",
+           "run_backfill", "run_segmentation"]
 
 
 def run_segmentation(spark: SparkSession, config: Config, source: str | DataFrame | None = None,
@@ -67,27 +67,52 @@ def run_backfill(spark: SparkSession, config: Config, as_of_dates: list[dt.date]
     date's run starts from that much smaller table. The results' frames are not cached."""
     if not as_of_dates:
         raise ConfigError("no as-of dates to backfill")
+    with history(spark, config, source, write=write, force=force) as past:
+        results = []
+        for as_of in sorted(set(as_of_dates)):
+            result = past.segment(as_of)
+            if caching(spark):
+                result.customers.unpersist()
+            results.append(result)
+    return results
+
+
+@dataclasses.dataclass(frozen=True)
+class History:
+    """The input read once and aggregated per customer and day (`daily`, cached while
+    the `history` block runs), from which a run at any as-of date is computed."""
+    ctx: RunContext
+    flagged: DataFrame
+    daily: DataFrame
+
+    def segment(self, as_of: dt.date) -> RunResult:
+        """The run at `as_of`, as `run_segmentation` would make it (written when the
+        history was opened with `write`)."""
+        dated = dataclasses.replace(self.ctx, config=self.ctx.config.with_as_of(as_of))
+        return _segment(dated, _as_of(self.daily, self.flagged, dated.config, as_of), as_of,
+                        None, lh.utc_now())
+
+
+@contextlib.contextmanager
+def history(spark: SparkSession, config: Config, source: str | DataFrame | None = None, *,
+            write: bool = False, force: bool = False, also_by: tuple[str, ...] = ()
+            ) -> Iterator[History]:
+    """Reads and aggregates the input per customer and day (and per partition, store and
+    the `also_by` roles), cached for the block."""
     if config.grading.monetary.of == "orders" and has_order_key(config):
-        raise ConfigError("backfill keeps amounts per customer and day, not per order id: "
+        raise ConfigError("runs from the per-customer-day aggregate (backfill, churn) keep "
+                          "amounts per customer and day, not per order id: "
                           "grading.monetary.of: orders needs an order to be a day here")
     with settings(spark, session_settings(config.input), f"to read {config.input.csv.encoding}"):
         ctx = _context(spark, config, source, write, force)
         store = ("store",) if _store_outside_partitions(config) else ()
+        by = tuple(dict.fromkeys(config.grading.partition_by + store + also_by))
         with Caches(spark) as cache:
             with stage("clean + aggregate per customer and day") as counts:
                 flagged = _flagged(_transactions(ctx), ctx, None)
-                daily = cache(aggregate_daily(flagged, has_order_key(config),
-                                              config.grading.partition_by + store))
+                daily = cache(aggregate_daily(flagged, has_order_key(config), by))
                 counts["customer_days"] = daily.count()
-            results = []
-            for as_of in sorted(set(as_of_dates)):
-                dated = dataclasses.replace(ctx, config=ctx.config.with_as_of(as_of))
-                result = _segment(dated, _as_of(daily, flagged, dated.config, as_of), as_of,
-                                  None, lh.utc_now())
-                if caching(spark):
-                    result.customers.unpersist()
-                results.append(result)
-    return results
+            yield History(ctx, flagged, daily)
 
 
 @dataclasses.dataclass(frozen=True)

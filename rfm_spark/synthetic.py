@@ -32,6 +32,7 @@ MEAN_BASKET = 2.3           # rows per visit
 MEAN_LIFETIME_DAYS = 300
 PRICE_MEAN, PRICE_SIGMA, PRICE_CAP = 0.028, 0.65, 0.59
 ONLINE_SHARE = 0.7          # sales_channel_id 2
+SHORT_LIFETIME_DAYS, LONG_LIFETIME_DAYS = 90, 5000   # with the planted churn signal
 
 
 def _uniform(seed: int, purpose: str, *ids: Column) -> Column:
@@ -48,16 +49,27 @@ def _normal(seed: int, purpose: str, *ids: Column) -> Column:
 
 
 def generate_transactions(spark: SparkSession, rows: int, customers: int, seed: int = 42,
-                          partitions: int | None = None) -> DataFrame:
-    """About `rows` H&M-shaped transactions from `customers` customers."""
+                          partitions: int | None = None, churn_signal: bool = False
+                          ) -> DataFrame:
+    """About `rows` H&M-shaped transactions from `customers` customers. With
+    `churn_signal`, a planted churn driver: half the customers buy only online, half only
+    in store, and the online ones leave after a short lifetime (`SHORT_LIFETIME_DAYS` on
+    average), the others after a long one: the online share of money predicts churn,
+    which recency, frequency and BG/NBD do not see."""
     partitions = partitions or max(2, rows // 2_000_000)
     customer = F.col("customer")
+    online_share = (F.when(_uniform(seed, "channel_preference", customer) < 0.5, 1.0)
+                    .otherwise(0.0) if churn_signal else F.lit(ONLINE_SHARE))
+    mean_lifetime = (F.when(online_share > 0.5, SHORT_LIFETIME_DAYS)
+                     .otherwise(LONG_LIFETIME_DAYS) if churn_signal
+                     else F.lit(MEAN_LIFETIME_DAYS))
     people = (
         spark.range(0, customers, numPartitions=partitions).withColumnRenamed("id", "customer")
         .withColumn("weight", F.exp(ROWS_SIGMA * _normal(seed, "rows", customer)))
         .withColumn("start_day", F.floor(_uniform(seed, "start", customer) * DAYS))
+        .withColumn("online_share", online_share)
         .withColumn("lifetime", F.floor(-F.log(F.greatest(
-            _uniform(seed, "lifetime", customer), F.lit(1e-12))) * MEAN_LIFETIME_DAYS))
+            _uniform(seed, "lifetime", customer), F.lit(1e-12))) * mean_lifetime))
         .withColumn("end_day", F.least(F.col("start_day") + F.col("lifetime"), F.lit(DAYS - 1)))
         .withColumn("basket", 1 + F.floor(-F.log(F.greatest(
             _uniform(seed, "basket", customer), F.lit(1e-12))) * (MEAN_BASKET - 1)))
@@ -76,8 +88,8 @@ def generate_transactions(spark: SparkSession, rows: int, customers: int, seed: 
         .withColumn("visit", F.explode(F.sequence(F.lit(0), F.col("visits") - 1)))
         .withColumn("day", F.col("start_day") + F.floor(
             _uniform(seed, "day", customer, visit) * (F.col("end_day") - F.col("start_day") + 1)))
-        .withColumn("channel", F.when(_uniform(seed, "channel", customer, visit) < ONLINE_SHARE,
-                                      F.lit(2)).otherwise(F.lit(1)))
+        .withColumn("channel", F.when(_uniform(seed, "channel", customer, visit)
+                                      < F.col("online_share"), F.lit(2)).otherwise(F.lit(1)))
         # The last visit takes what is left, so a customer has exactly n_rows rows.
         .withColumn("lines", F.least(F.col("basket"),
                                      F.col("n_rows") - F.col("visit") * F.col("basket")))

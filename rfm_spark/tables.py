@@ -246,10 +246,63 @@ CAMPAIGN_RESULTS = Table("rfm_campaign_results", "one row per campaign, window, 
     Col("decision", "string", "`send` or `stop`")),
     partition_by="campaign_id", run_table=False)
 
+_MODEL = Col("model_id", "string", "the trained model (a new id per `jobs/churn.py` run)")
+_PER_MODEL = "map<string,map<string,double>>"
+_CURVE = "map<string,array<struct<x:double,y:double,rows:bigint>>>"
+
+CHURN_SCORES = Table("rfm_churn_scores", "one row per customer of a run and churn model, "
+                                         "visible once its rfm_churn_models row is written", (
+    *_run(Col("customer_id", "string", "as in the run's rfm_customers")), _MODEL,
+    Col("eligible", "boolean", "in the label's population at the as-of date (`drop`: at "
+                               "least `churn.min_orders` orders in the last horizon)"),
+    Col("churn_probability", "double", "calibrated probability of churning in the next "
+                                       "`churn.horizon_days`"),
+    Col("p_alive", "double", "BG/NBD probability of being alive at the as-of date"),
+    Col("expected_purchases", "double", "BG/NBD expected purchase days in the horizon"),
+    Col("expected_order_value", "double", "Gamma-Gamma expected value of a purchase day"),
+    Col("clv", "double", "expected purchases x order value over `churn.clv_months`, "
+                         "discounted monthly"),
+    Col("value", "double", "`churn.value`: money in the last horizon, or clv"),
+    Col("churn_band", "string", "the churn probability's band (`churn.churn_bands`)"),
+    Col("value_band", "string", "the value's band (`churn.value_bands`)"),
+    Col("churn_segment", "string", "the churn x value cell's name (`churn.grid`)"),
+    Col("action", "string", "the cell's action (NULL when the grid names none)")),
+    run_table=False)
+
+CHURN_MODELS = Table("rfm_churn_models", "one row per trained churn model", (
+    _MODEL, *_run(),
+    Col("trained_at", "timestamp", "UTC"),
+    Col("model", "string", "`gbt` or `logistic`: the model that scored"),
+    Col("label", "string", "`drop` or `inactive`"),
+    Col("horizon_days", "int", "the label's horizon"),
+    Col("observation_dates", "array<date>", "the training dates, oldest first; the last "
+                                            "one validated"),
+    Col("training_rows", "bigint", "customer x date rows trained on (after sampling)"),
+    Col("validation_rows", "bigint", "rows of the validation date"),
+    Col("positive_rate", "double", "churned share of the labelled rows (before sampling)"),
+    Col("sample_weights", "map<string,double>", "weight of each class's rows (`churned`, "
+                                                "`retained`): 1 unless sampled"),
+    Col("metrics", _PER_MODEL, "model or baseline -> metric -> value, on the validation date"),
+    Col("feature_importances", _PER_MODEL, "model -> feature -> GBT importance or "
+                                           "standardized logistic coefficient"),
+    Col("roc", _CURVE, "model or baseline -> ROC points (x: false, y: true positive rate)"),
+    Col("calibration", _CURVE, "model -> 10 bins (x: mean predicted, y: observed rate)"),
+    Col("calibration_method", "string", "`platt`, `isotonic` or `none`"),
+    Col("bgnbd_r", "double", "BG/NBD at the as-of date (weeks)"),
+    Col("bgnbd_alpha", "double", ""), Col("bgnbd_a", "double", ""), Col("bgnbd_b", "double", ""),
+    Col("bgnbd_log_likelihood", "double", ""),
+    Col("bgnbd_standard_errors", "array<double>", "of r, alpha, a, b"),
+    Col("gamma_gamma_p", "double", "Gamma-Gamma on repeat customers' mean purchase-day value"),
+    Col("gamma_gamma_q", "double", ""), Col("gamma_gamma_v", "double", ""),
+    Col("time_unit_days", "int", "BG/NBD time unit (7: weeks)"),
+    Col("model_path", "string", "the fitted MLlib pipeline (`PipelineModel.load`)")),
+    partition_by=None, run_table=False)
+
 SEGMENTATION_TABLES = (CUSTOMERS, SEGMENTS, THRESHOLDS, REJECTS, QUALITY, RUNS, MIGRATIONS)
 CAMPAIGN_TABLES = (CAMPAIGNS, CAMPAIGN_MEMBERS, CAMPAIGN_RESULTS)
+CHURN_TABLES = (CHURN_MODELS, CHURN_SCORES)
 TABLES: dict[str, Table] = {table.name: table for table in
-                            (*SEGMENTATION_TABLES, *CAMPAIGN_TABLES)}
+                            (*SEGMENTATION_TABLES, *CAMPAIGN_TABLES, *CHURN_TABLES)}
 RUN_TABLES = tuple(name for name, table in TABLES.items() if table.run_table)
 
 # Names a group attribute must not take: any column of a table that holds segments.

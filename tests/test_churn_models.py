@@ -65,4 +65,19 @@ def test_metrics_by_hand(spark):
     # Top decile: the 0.9 row, a churner: rate 1 / 0.5, half the churners captured.
     assert (found["top_decile_lift"], found["top_decile_capture"]) == (2.0, 0.5)
     table = models.calibration_table(scored)
-    assert [(b, n) for b, n, _, _ in table] == [(1, 1), (3, 1), (8, 1), (9, 1)]
+    assert table == [(0.1, 0.0, 1), (0.3, 1.0, 1), (0.8, 0.0, 1), (0.9, 1.0, 1)]
+    # ROC from the top: 0.9 (a churner), 0.8 (a stayer), 0.3 (a churner), 0.1 (a stayer)
+    points = [(x, y) for x, y, _ in models.roc_points(scored, bins=10)]
+    assert points == [(0.0, 0.0), (0.0, 0.5), (0.5, 0.5), (0.5, 1.0), (1.0, 1.0)]
+
+
+def test_isotonic_calibration_is_monotone_and_matches_the_observed_rate(spark, planted):
+    skewed = planted.select("churned", (1 / (1 + F.exp(-F.col("planted") + 1.5))).alias(
+        models.SCORE))
+    fitted = models.calibration(skewed, "isotonic")
+    after = fitted.apply(skewed)
+    found = models.metrics(after)
+    assert found["mean_predicted"] == pytest.approx(found["observed_rate"], abs=1e-9)
+    ordered = after.orderBy("planted").select(models.SCORE).collect()
+    values = [row[0] for row in ordered]
+    assert values == sorted(values)

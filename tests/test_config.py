@@ -169,3 +169,29 @@ def test_a_tag_rule_error_names_its_file_and_key(tmp_path):
     """)
     with pytest.raises(ConfigError, match=rf"^{layer}: tags: where: recncy is not a graded metric"):
         load_config([DEFAULT, layer])
+
+
+def test_churn_section_has_the_default_grid_and_stays_out_of_the_run_hash():
+    config = load_config([DEFAULT])
+    churn = config.churn
+    assert (churn.horizon_days, churn.label, churn.model, churn.value) == (90, "drop", "gbt",
+                                                                           "money")
+    assert churn.cell("high", "high").segment == "Valuable, at risk"
+    assert churn.cell("high", "high").action == "personal offer"
+    assert len(churn.grid) == 9
+    other = load_config([DEFAULT], ["churn.horizon_days=60", "churn.model=logistic"])
+    assert (other.sha256, other.scheme_sha256) == (config.sha256, config.scheme_sha256)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("churn.observations=1", r"'churn.observations' must be at least 2"),
+    ("churn.label=gone", r"'churn.label' must be one of drop, inactive"),
+    ("churn.value_bands.cuts=[0.5, 1.5]", r"'churn.value_bands.cuts' must be shares"),
+    ("churn.churn_bands.names=[low, high]", r"'churn.churn_bands.names' must name 3 bands"),
+    ("churn.grid=[{churn: high, value: high, segment: X}]",
+     r"--set: 'churn.grid' must name every \(churn, value\) band pair once"),
+    ("churn.monthly_discount=1.5", r"'churn.monthly_discount' must be a rate"),
+])
+def test_bad_churn_settings_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config([DEFAULT], [override])

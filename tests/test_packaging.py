@@ -14,8 +14,8 @@ import yaml
 from conftest import REPO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-ENTRY_POINTS = {"rfm-segment", "rfm-backfill", "rfm-migrate", "rfm-campaign", "rfm-generate",
-                "rfm-codes"}
+ENTRY_POINTS = {"rfm-segment", "rfm-backfill", "rfm-migrate", "rfm-campaign", "rfm-churn",
+                "rfm-generate", "rfm-codes"}
 OTHER_PYSPARK = "4.1.1"  # what a Databricks runtime may hold
 
 

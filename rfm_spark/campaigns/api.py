@@ -58,7 +58,7 @@ def assign_campaign(spark: SparkSession, lakehouse: lh.Lakehouse, spec: Campaign
     arguments again change nothing; other arguments for a stored campaign id need
     `force` (a new draw replaces the old one and its results)."""
     spec.check()
-    run = _succeeded_run(spark, lakehouse, spec.run_id)
+    run = lh.succeeded_run(spark, lakehouse, spec.run_id)
     cells = _cells(spark, lakehouse, run)
     codes = spec.selection.resolve(cells)
     wanted = {"run_id": run.run_id, "start_date": spec.start_date or run.as_of_date
@@ -140,8 +140,8 @@ def campaign_migration(spark: SparkSession, lakehouse: lh.Lakehouse, campaign_id
     campaign = stored_campaign(spark, lakehouse, campaign_id)
     if campaign is None:
         raise ConfigError(f"{lakehouse.location('rfm_campaigns')}: no campaign {campaign_id!r}")
-    from_run = _succeeded_run(spark, lakehouse, campaign.run_id)
-    to_run = _succeeded_run(spark, lakehouse, names.check_run_id(to_run_id))
+    from_run = lh.succeeded_run(spark, lakehouse, campaign.run_id)
+    to_run = lh.succeeded_run(spark, lakehouse, names.check_run_id(to_run_id))
     if to_run.as_of_date <= from_run.as_of_date:
         raise ConfigError(f"run {to_run_id} (as of {to_run.as_of_date}) is not later than the "
                           f"campaign's run {from_run.run_id} (as of {from_run.as_of_date})")
@@ -155,13 +155,6 @@ def campaign_migration(spark: SparkSession, lakehouse: lh.Lakehouse, campaign_id
                                   (to_run.run_id, to_run.as_of_date))
                       .select(F.lit(arm).alias("arm"), "*"))
     return by_arm[0].unionByName(by_arm[1])
-
-
-def _succeeded_run(spark: SparkSession, lakehouse: lh.Lakehouse, run_id: str) -> lh.RunInfo:
-    runs = lh.succeeded_runs(spark, lakehouse)
-    if run_id not in runs:
-        raise ConfigError(f"{lakehouse.location('rfm_runs')}: no succeeded run {run_id!r}")
-    return runs[run_id]
 
 
 def _cells(spark: SparkSession, lakehouse: lh.Lakehouse, run: lh.RunInfo) -> list:

@@ -116,3 +116,56 @@ def features(days: DataFrame, observed: DataFrame) -> DataFrame:
 def _ratio(part: str, whole: str):
     """Share of a longer window's orders in the shorter one (trend); 0 when none."""
     return F.when(F.col(whole) > 0, F.col(part) / F.col(whole)).otherwise(F.lit(0.0))
+
+
+def mix_features(daily: DataFrame, observed: DataFrame, channels: list[str]) -> DataFrame:
+    """Where mapped: the number of stores and the main store's share of purchase days,
+    and each of `channels`' share of the money, from used purchases on or before each
+    observation date (`daily`: `aggregate_daily` rows with the store and channel); None
+    when neither is mapped."""
+    t = F.col("observed_at")
+    history = used_rows(daily).crossJoin(F.broadcast(observed)).where(
+        F.col("purchase_date") <= t)
+    keys = ["customer_id", "observed_at"]
+    parts = []
+    if "store" in daily.columns:
+        per_store = (history.groupBy(*keys, "store")
+                     .agg(F.count_distinct("purchase_date").alias("store_days")))
+        parts.append(per_store.groupBy(*keys).agg(
+            F.count(F.lit(1)).alias("stores"),
+            (F.max("store_days") / F.sum("store_days")).alias("main_store_share")))
+    if channels:
+        money = F.col("amount").cast("double")
+        shares = [(F.sum(F.when(F.col("channel").cast("string") == name, money).otherwise(0.0))
+                   / F.sum(money)).alias(channel_feature(name)) for name in channels]
+        parts.append(history.groupBy(*keys).agg(*shares).na.fill(0.0))
+    if not parts:
+        return None
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined.join(part, keys)
+    return joined
+
+
+def channel_feature(channel: str) -> str:
+    return "channel_share_" + "".join(c if c.isalnum() else "_" for c in str(channel))
+
+
+def top_channels(daily: DataFrame, limit: int = 5) -> list[str]:
+    """The channels whose money shares are features: the `limit` with the most used
+    purchase days, less the last when they are all (its share is the rest)."""
+    if "channel" not in daily.columns:
+        return []
+    rows = (used_rows(daily).where(F.col("channel").isNotNull()).groupBy("channel").count()
+            .orderBy(F.desc("count"), "channel").limit(limit + 1).collect())  # limit + 1 rows
+    found = [str(row.channel) for row in rows]
+    return found[:limit] if len(found) > limit else found[:-1]
+
+
+def recent_money(days: DataFrame, at: dt.date, window_days: int) -> DataFrame:
+    """customer_id, money_recent and orders_recent: used purchases in (at - window, at]."""
+    recent = (F.col("purchase_date") > F.lit(at - dt.timedelta(days=window_days))) & (
+        F.col("purchase_date") <= F.lit(at))
+    return (days.where(recent).groupBy("customer_id")
+            .agg(F.sum("amount").cast("double").alias("money_recent"),
+                 F.sum("orders").alias("orders_recent")))

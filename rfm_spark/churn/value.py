@@ -29,8 +29,8 @@ class Fitted:
 
 
 def rfm_at(days: DataFrame, at: dt.date) -> DataFrame:
-    """customer_id, x, t_x_days, T_days, mean_value (of repeat purchase days) from the
-    customer days on or before `at`."""
+    """customer_id, x, t_x_days, T_days, mean_value (of repeat purchase days) and
+    first_value from the customer days on or before `at`."""
     return (days.where(F.col("purchase_date") <= F.lit(at))
             .groupBy("customer_id")
             .agg(F.count(F.lit(1)).alias("purchase_days"),
@@ -42,7 +42,8 @@ def rfm_at(days: DataFrame, at: dt.date) -> DataFrame:
                     F.datediff(F.lit(at), "first").alias("T_days"),
                     F.when(F.col("purchase_days") > 1,
                            (F.col("money") - F.col("first_money")) / (F.col("purchase_days") - 1))
-                    .alias("mean_value")))
+                    .alias("mean_value"),
+                    F.col("first_money").alias("first_value")))
 
 
 def fit(per_customer: DataFrame) -> Fitted:
@@ -68,21 +69,40 @@ def fit(per_customer: DataFrame) -> Fitted:
     return Fitted(bgnbd, gamma_gamma, rows[:, :3])
 
 
-def scores(spark: SparkSession, per_customer: DataFrame, fitted: Fitted, horizon_days: int
-           ) -> DataFrame:
-    """customer_id, p_alive, expected_purchases and p_no_purchase over the horizon,
+def scores(spark: SparkSession, per_customer: DataFrame, fitted: Fitted, horizon_days: int,
+           clv_months: int = 12, monthly_discount: float = 0.01) -> DataFrame:
+    """customer_id, x, t_x_days, T_days, mean_value, p_alive, expected_purchases and
+    p_no_purchase over the horizon, expected_order_value and clv: the BG/NBD values are
     computed once per combination the fit saw (`per_customer` as given to `fit`) on the
-    driver and joined back."""
+    driver and joined back; the order value per customer, in Spark."""
     x, t_x, T = fitted.combinations.T
     week = btyd.TIME_UNIT_DAYS
-    horizon = horizon_days / week
     model = fitted.bgnbd
-    table = list(zip(x.astype(int).tolist(), t_x.astype(int).tolist(), T.astype(int).tolist(),
-                     btyd.p_alive(model, x, t_x / week, T / week).tolist(),
-                     btyd.expected_purchases(model, horizon, x, t_x / week, T / week).tolist(),
-                     btyd.p_no_purchase(model, horizon, x, t_x / week, T / week).tolist()))
+    weeks = (t_x / week, T / week)
+    table = list(zip(
+        x.astype(int).tolist(), t_x.astype(int).tolist(), T.astype(int).tolist(),
+        btyd.p_alive(model, x, *weeks).tolist(),
+        btyd.expected_purchases(model, horizon_days / week, x, *weeks).tolist(),
+        btyd.p_no_purchase(model, horizon_days / week, x, *weeks).tolist(),
+        btyd.clv(model, 1.0, clv_months, monthly_discount, x, *weeks).tolist()))
     by_combination = spark.createDataFrame(
         table, "x int, t_x_days int, T_days int, p_alive double, expected_purchases double, "
-               "p_no_purchase double")
-    return per_customer.join(by_combination, _KEY).select(
-        "customer_id", *_KEY, "mean_value", "p_alive", "expected_purchases", "p_no_purchase")
+               "p_no_purchase double, discounted_purchases double")
+    order_value = expected_order_value(fitted.gamma_gamma, per_customer)
+    return (per_customer.join(by_combination, _KEY)
+            .withColumn("expected_order_value", order_value)
+            .select("customer_id", *_KEY, "mean_value", "p_alive", "expected_purchases",
+                    "p_no_purchase", "expected_order_value",
+                    (F.col("discounted_purchases") * F.col("expected_order_value")).alias("clv")))
+
+
+def expected_order_value(model: btyd.GammaGamma | None, per_customer: DataFrame):
+    """Gamma-Gamma's E[value | x, mean] as a column: p (v + x m) / (p x + q - 1), the
+    population mean p v / (q - 1) for customers without a repeat purchase. Without a fit
+    (too few repeat customers) or with q <= 1 (no finite mean), the customer's own mean,
+    else the first purchase's value."""
+    own = F.coalesce(F.col("mean_value"), F.col("first_value"))
+    if model is None or model.q <= 1:
+        return own
+    x, m = F.col("x"), F.coalesce(F.col("mean_value"), F.lit(0.0))
+    return (F.lit(model.p) * (F.lit(model.v) + x * m)) / (F.lit(model.p) * x + F.lit(model.q) - 1)

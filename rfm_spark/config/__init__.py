@@ -8,16 +8,16 @@ from typing import Any
 from rfm_spark.config.checks import check_config, code_table
 from rfm_spark.config.loader import Layers, ReadText, build, is_remote, nest, parse_override, \
     read_document
-from rfm_spark.config.model import (ChurnPercentile, Clean, Columns, Config, Csv, Grading,
-                                    GroupRule, Input, Metrics, MetricGrading, Output,
-                                    Pseudonymise, Quality, Score, SecretRef, SegmentRule,
-                                    TagRule)
+from rfm_spark.config.model import (Bands, Churn, ChurnPercentile, Clean, Columns, Config,
+                                    Csv, Grading, GridCell, GroupRule, Input, Metrics,
+                                    MetricGrading, Output, Pseudonymise, Quality, Score,
+                                    SecretRef, SegmentRule, TagRule)
 from rfm_spark.errors import ConfigError
 
-__all__ = ["ChurnPercentile", "Clean", "Columns", "Config", "ConfigError", "Csv", "Grading",
-           "GroupRule", "Input", "Metrics", "MetricGrading", "Output", "Pseudonymise",
-           "Quality", "Score", "SecretRef", "SegmentRule", "TagRule", "code_table",
-           "is_remote", "load_config"]
+__all__ = ["Bands", "Churn", "ChurnPercentile", "Clean", "Columns", "Config", "ConfigError",
+           "Csv", "Grading", "GridCell", "GroupRule", "Input", "Metrics", "MetricGrading",
+           "Output", "Pseudonymise", "Quality", "Score", "SecretRef", "SegmentRule", "TagRule",
+           "code_table", "is_remote", "load_config"]
 
 
 def load_config(paths: list[str | Path], overrides: list[str] = (),

@@ -364,6 +364,92 @@ class Output:
 
 
 @dataclasses.dataclass(frozen=True)
+class Bands:
+    """Bands of a score: `thresholds` are values, `quantiles` shares of the scored
+    customers (exact); a value equal to a cut falls in the lower band."""
+    method: Literal["thresholds", "quantiles"] = "thresholds"
+    cuts: tuple[float, ...] = (0.3, 0.6)
+    names: tuple[str, ...] = ("low", "medium", "high")
+
+    def check(self, fail: Fail) -> None:
+        if list(self.cuts) != sorted(set(self.cuts)):
+            raise fail("cuts", "must be strictly increasing")
+        if self.method == "quantiles" and self.cuts and not 0 < self.cuts[0] <= self.cuts[-1] < 1:
+            raise fail("cuts", "must be shares strictly between 0 and 1 (method: quantiles)")
+        if len(self.names) != len(self.cuts) + 1:
+            raise fail("names", f"must name {len(self.cuts) + 1} bands (one more than the cuts)")
+        if len(set(self.names)) != len(self.names):
+            raise fail("names", "must be distinct")
+
+
+@dataclasses.dataclass(frozen=True)
+class GridCell:
+    """A cell of the churn x value grid: its bands, the name customers get, the action."""
+    churn: str
+    value: str
+    segment: str
+    action: Optional[str] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Churn:
+    """The churn model and the churn x value grid (`jobs/churn.py`); not part of a run's
+    hash: a segmentation run is the same whatever its churn settings."""
+    horizon_days: int = 90
+    observations: int = 6                  # month-spaced dates, the latest as-of - horizon
+    label: Literal["drop", "inactive"] = "drop"
+    drop_ratio: float = 1.0
+    min_orders: int = 1
+    model: Literal["gbt", "logistic"] = "gbt"
+    max_training_rows: int = 2_000_000
+    min_class_rows: int = 20               # fewer positives or negatives: nothing to learn
+    calibration: Literal["platt", "isotonic", "none"] = "platt"
+    clv_months: int = 12
+    monthly_discount: float = 0.01
+    value: Literal["money", "clv"] = "money"
+    churn_bands: Bands = Bands()
+    value_bands: Bands = Bands("quantiles", (0.5, 0.8), ("low", "medium", "high"))
+    grid: tuple[GridCell, ...] = ()        # empty: "<value> value, <churn> risk", no action
+    model_dir: Optional[str] = None        # default: <output.lakehouse>/models
+    mlflow: bool = False
+    seed: int = 42
+
+    def check(self, fail: Fail) -> None:
+        for key in ("horizon_days", "clv_months", "min_orders", "min_class_rows"):
+            if getattr(self, key) < 1:
+                raise fail(key, "must be at least 1")
+        if self.observations < 2:
+            raise fail("observations", "must be at least 2 (training dates and a validation date)")
+        if self.max_training_rows < 100:
+            raise fail("max_training_rows", "must be at least 100")
+        if not self.drop_ratio > 0:
+            raise fail("drop_ratio", "must be above 0")
+        if not 0 <= self.monthly_discount < 1:
+            raise fail("monthly_discount", "must be a rate between 0 and 1")
+        if self.churn_bands.method == "thresholds" and self.churn_bands.cuts and not (
+                0 < self.churn_bands.cuts[0] and self.churn_bands.cuts[-1] < 1):
+            raise fail("churn_bands.cuts", "must be probabilities strictly between 0 and 1")
+        if self.grid:
+            wanted = {(c, v) for c in self.churn_bands.names for v in self.value_bands.names}
+            for index, cell in enumerate(self.grid):
+                if (cell.churn, cell.value) not in wanted:
+                    raise fail(f"grid[{index}]", f"names bands ({cell.churn!r}, {cell.value!r})"
+                                                 " that churn_bands and value_bands do not have")
+            given = [(cell.churn, cell.value) for cell in self.grid]
+            doubled = sorted({pair for pair in given if given.count(pair) > 1})
+            missing = sorted(wanted - set(given))
+            if doubled or missing:
+                raise fail("grid", f"must name every (churn, value) band pair once: "
+                                   f"missing {missing}, doubled {doubled}")
+
+    def cell(self, churn_band: str, value_band: str) -> GridCell:
+        for cell in self.grid:
+            if (cell.churn, cell.value) == (churn_band, value_band):
+                return cell
+        return GridCell(churn_band, value_band, f"{value_band} value, {churn_band} risk")
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     input: Input = Input()
     clean: Clean = Clean()
@@ -374,14 +460,17 @@ class Config:
     tags: tuple[TagRule, ...] = ()
     quality: Quality = Quality()
     output: Output = Output()
+    churn: Churn = Churn()
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(plain(self), sort_keys=False, allow_unicode=True)
 
     @property
     def sha256(self) -> str:
-        """Hash of everything that shapes the results; where they are written is left out."""
-        shaping = {key: value for key, value in plain(self).items() if key != "output"}
+        """Hash of everything that shapes a run's results; where they are written, and the
+        sections of the jobs that read runs (churn), are left out."""
+        shaping = {key: value for key, value in plain(self).items()
+                   if key not in _NOT_SHAPING_RUNS}
         return _sha256(shaping)
 
     @property
@@ -402,6 +491,9 @@ class Config:
     def with_output(self, lakehouse: str | None = None, database: str | None = None) -> Config:
         return dataclasses.replace(self, output=dataclasses.replace(
             self.output, lakehouse=lakehouse, database=database))
+
+
+_NOT_SHAPING_RUNS = ("output", "churn")
 
 
 def _sha256(document: dict) -> str:

@@ -1,6 +1,6 @@
 """Generate an H&M-shaped transactions table (see rfm_spark/synthetic.py).
 
-    rfm-generate --output data/sample/transactions --format csv [--rows N]
+    rfm-generate --output data/sample/transactions --format csv [--rows N] [--churn-signal]
     rfm-generate --output DIR --campaign-id ID --lakehouse LAKE [--base-response 0.02]
         [--lift SEGMENT=0.05 ...] [--window-days 30]
 
@@ -34,6 +34,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="default: rows / 23.17, H&M's rows per customer "
                              f"(full scale: {FULL_SCALE_CUSTOMERS:,})")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--churn-signal", action="store_true",
+                        help="plant a churn driver: mostly-online customers leave early")
     parser.add_argument("--full-scale", action="store_true",
                         help=f"{FULL_SCALE_ROWS:,} rows and {FULL_SCALE_CUSTOMERS:,} customers")
     campaign = parser.add_argument_group("post-campaign purchases")
@@ -58,7 +60,8 @@ def _history(args: argparse.Namespace) -> int:
         args.customers or max(1, round(rows / ROWS_PER_CUSTOMER)))
     spark = get_spark("rfm_spark generate")
     with stage(f"generate {args.format} {args.output}") as counts:
-        frame = generate_transactions(spark, rows, customers, args.seed)
+        frame = generate_transactions(spark, rows, customers, args.seed,
+                                      churn_signal=args.churn_signal)
         _write(frame, args, "overwrite")
         counts.update(rows=_written(spark, args).count(), customers=customers)
     return 0

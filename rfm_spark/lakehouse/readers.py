@@ -1,7 +1,7 @@
 """What readers see: only the rows of each run's succeeded attempt (rows of
 rfm_migrations: computed from both runs' succeeded attempts), and of each campaign's
 current draw. `read_table` is that for Python; with a database, the `v_<table>` views
-are that for SQL.
+are that for SQL. Churn scores are visible through their model's row.
 
 A table that does not exist yet (or was left without a commit by a job killed while
 creating it) reads as empty, in its declared columns.
@@ -14,9 +14,10 @@ import datetime as dt
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from rfm_spark.errors import ConfigError
 from rfm_spark.lakehouse.storage import Lakehouse
 from rfm_spark.tables import (ATTEMPT, CAMPAIGN_MEMBERS, CAMPAIGN_RESULTS, CAMPAIGNS,
-                              MIGRATIONS, RUNS, TABLES)
+                              CHURN_MODELS, CHURN_SCORES, MIGRATIONS, RUNS, TABLES)
 
 MIGRATION_ATTEMPTS = ("from_attempt_id", "to_attempt_id")
 DRAWN = (CAMPAIGN_MEMBERS.name, CAMPAIGN_RESULTS.name)  # visible through rfm_campaigns' draw
@@ -33,9 +34,13 @@ def stored(spark: SparkSession, lakehouse: Lakehouse, table: str) -> DataFrame:
 def read_table(spark: SparkSession, lakehouse: Lakehouse, table: str) -> DataFrame:
     """A table as the runs' succeeded attempts wrote it: what every reader should use.
     Rows written before attempt ids existed have none (NULL), and match. Campaign
-    tables: the rows of each campaign's current draw."""
-    if table == CAMPAIGNS.name:
+    tables: the rows of each campaign's current draw. Churn scores: those of a model
+    whose rfm_churn_models row was written (its last step)."""
+    if table in (CAMPAIGNS.name, CHURN_MODELS.name):
         return stored(spark, lakehouse, table)
+    if table == CHURN_SCORES.name:
+        models = stored(spark, lakehouse, CHURN_MODELS.name).select("model_id")
+        return stored(spark, lakehouse, table).join(models, "model_id", "left_semi")
     if table in DRAWN:
         current = stored(spark, lakehouse, CAMPAIGNS.name).select("campaign_id", "draw_id")
         return stored(spark, lakehouse, table).join(current, ["campaign_id", "draw_id"],
@@ -63,12 +68,15 @@ def view_sql(lakehouse: Lakehouse, table: str, columns: list[str]) -> str:
     runs = f"(SELECT run_id, {ATTEMPT} FROM {lakehouse.ref(RUNS.name)} WHERE status = 'succeeded')"
     if table == RUNS.name:
         return f"SELECT * FROM {lakehouse.ref(RUNS.name)} WHERE status = 'succeeded'"
-    if table == CAMPAIGNS.name:
-        return f"SELECT * FROM {lakehouse.ref(CAMPAIGNS.name)}"
+    if table in (CAMPAIGNS.name, CHURN_MODELS.name):
+        return f"SELECT * FROM {lakehouse.ref(table)}"
     shown = ", ".join(f"t.`{c}`" for c in columns if c not in (ATTEMPT, *MIGRATION_ATTEMPTS))
     if table in DRAWN:
         joins = (f"LEFT SEMI JOIN {lakehouse.ref(CAMPAIGNS.name)} c "
                  "ON t.campaign_id = c.campaign_id AND t.draw_id = c.draw_id")
+    elif table == CHURN_SCORES.name:
+        joins = (f"LEFT SEMI JOIN {lakehouse.ref(CHURN_MODELS.name)} m "
+                 "ON t.model_id = m.model_id")
     elif table == MIGRATIONS.name:
         joins = " ".join(f"LEFT SEMI JOIN {runs} {side} ON t.{side}_run_id = {side}.run_id "
                          f"AND t.{side}_attempt_id <=> {side}.{ATTEMPT}"
@@ -94,6 +102,14 @@ def succeeded_runs(spark: SparkSession, lakehouse: Lakehouse) -> dict[str, RunIn
             .select("run_id", "as_of_date", "finished_at", "scheme_sha256", ATTEMPT)
             .collect())  # one row per run
     return {row.run_id: RunInfo(*row) for row in rows}
+
+
+def succeeded_run(spark: SparkSession, lakehouse: Lakehouse, run_id: str) -> RunInfo:
+    """The succeeded run `run_id`; ConfigError naming the table when there is none."""
+    runs = succeeded_runs(spark, lakehouse)
+    if run_id not in runs:
+        raise ConfigError(f"{lakehouse.location(RUNS.name)}: no succeeded run {run_id!r}")
+    return runs[run_id]
 
 
 def run_rows(spark: SparkSession, lakehouse: Lakehouse, table: str, run: RunInfo) -> DataFrame:

@@ -1,0 +1,128 @@
+"""Churn end to end through the job: generated H&M-shaped data with a planted churn
+driver (online-only customers leave early), a run, `rfm-churn`, both tables, the notebook;
+and the bad inputs that stop it before anything is written."""
+import contextlib
+import io
+import runpy
+from types import SimpleNamespace
+
+import pytest
+from pyspark.ml import PipelineModel
+from pyspark.sql import functions as F
+
+from conftest import REPO
+from rfm_spark.jobs import churn, generate, segment
+from rfm_spark.lakehouse import Lakehouse, read_table, stored
+from rfm_spark.tables import CHURN_MODELS, CHURN_SCORES
+
+pytestmark = pytest.mark.e2e
+CONFIGS = ["--config", str(REPO / "conf/default.yaml"), "--config", "source:hm"]
+QUICK = ["--set", "churn.observations=3"]
+
+
+def job(main, *argv):
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(list(argv))
+    return code, printed.getvalue()
+
+
+@pytest.fixture(scope="module")
+def lake(spark, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("churn")
+    data, root = str(folder / "transactions"), str(folder / "lake")
+    assert job(generate.main, "--output", data, "--rows", "120000", "--customers", "5000",
+               "--seed", "5", "--churn-signal")[0] == 0
+    assert job(segment.main, *CONFIGS, "--input", data, "--lakehouse", root)[0] == 0
+    run = read_table(spark, Lakehouse(root=root), "rfm_runs").first()
+    return SimpleNamespace(data=data, root=root, lakehouse=Lakehouse(root=root),
+                           run_id=run.run_id, folder=folder)
+
+
+@pytest.fixture(scope="module")
+def trained(spark, lake):
+    code, printed = job(churn.main, *CONFIGS, "--input", lake.data, "--lakehouse", lake.root,
+                        "--run-id", lake.run_id, *QUICK)
+    assert code == 0, printed
+    record = read_table(spark, lake.lakehouse, "rfm_churn_models").first().asDict(recursive=True)
+    return SimpleNamespace(printed=printed, record=record)
+
+
+@pytest.mark.connect
+def test_the_gbt_beats_both_baselines_on_the_time_holdout(trained):
+    metrics = trained.record["metrics"]
+    gbt = metrics["gbt"]["roc_auc"]
+    assert gbt > metrics["bgnbd"]["roc_auc"] + 0.05
+    assert gbt > metrics["segment_rate"]["roc_auc"] + 0.05
+    calibrated = metrics["calibrated"]
+    assert calibrated["mean_predicted"] == pytest.approx(calibrated["observed_rate"], abs=0.01)
+    assert "churn x value grid" in trained.printed
+
+
+@pytest.mark.xfail(strict=True, reason="issue 16 open: on this data tenure_days outranks the "
+                                       "planted channel share (ranked 5th, 2026-12-02)")
+def test_the_gbt_ranks_the_planted_feature_first(trained):
+    ranked = sorted(trained.record["feature_importances"]["gbt"].items(),
+                    key=lambda item: -item[1])
+    assert ranked[0][0].startswith("channel_share_"), ranked[:5]
+
+
+def test_scores_cover_the_run_and_tables_hold_their_declared_columns(spark, lake, trained):
+    record = trained.record
+    assert record["observation_dates"][-1] < record["as_of_date"]
+    assert len(record["observation_dates"]) == 3 and record["time_unit_days"] == 7
+    scores = read_table(spark, lake.lakehouse, "rfm_churn_scores")
+    customers = read_table(spark, lake.lakehouse, "rfm_customers")
+    assert scores.count() == customers.count()
+    assert scores.join(customers, "customer_id", "left_anti").count() == 0
+    for table in (CHURN_MODELS, CHURN_SCORES):
+        written = stored(spark, lake.lakehouse, table.name)
+        assert [(f.name, f.dataType.simpleString()) for f in written.schema.fields] == list(
+            table.layout())
+    bad = scores.where(F.col("churn_probability").isNull() | (F.col("churn_probability") < 0)
+                       | (F.col("churn_probability") > 1) | F.col("churn_segment").isNull())
+    assert bad.count() == 0
+    at_risk = scores.where(F.col("churn_segment") == "Valuable, at risk").first()
+    assert (at_risk.churn_band, at_risk.value_band, at_risk.action) == ("high", "high",
+                                                                         "personal offer")
+    model = PipelineModel.load(record["model_path"])
+    assert len(model.stages) == 2
+
+
+def test_the_churn_notebook_renders_locally(spark, lake, trained, monkeypatch, tmp_path,
+                                            capsys):
+    monkeypatch.chdir(REPO / "notebooks")
+    for name, value in {"LAKEHOUSE": lake.root, "RUN_ID": lake.run_id, "TRAIN": "false",
+                        "REPORT_DIR": str(tmp_path)}.items():
+        monkeypatch.setenv(f"RFM_{name}", value)
+    namespace = runpy.run_path(str(REPO / "notebooks" / "05_churn.py"))
+    assert namespace["record"]["model_id"] == trained.record["model_id"]
+    printed = capsys.readouterr().out
+    assert "Valuable, at risk" in printed and "segment_rate" in printed
+    for chart in ("churn_roc", "churn_calibration", "churn_importances", "churn_grid"):
+        html = (tmp_path / f"{chart}.html").read_text()
+        assert "<script" in html and "cdn." not in html
+
+
+@pytest.fixture(scope="module")
+def untrained(spark, lake):
+    """A lakehouse with the same run and no churn model."""
+    fresh = str(lake.folder / "untrained")
+    assert job(segment.main, *CONFIGS, "--input", lake.data, "--lakehouse", fresh)[0] == 0
+    return fresh, read_table(spark, Lakehouse(root=fresh), "rfm_runs").first().run_id
+
+
+@pytest.mark.parametrize("arguments, code, message", [
+    (["--run-id", "nope"], 2, "no succeeded run 'nope'"),
+    (["--set", "churn.horizon_days=900"], 1, "is too short for a 900-day horizon"),
+    (["--set", "churn.min_class_rows=1000000"], 1, "too few rows to train on"),
+])
+def test_bad_input_stops_before_anything_is_written(spark, lake, untrained, caplog, arguments,
+                                                    code, message):
+    fresh, run_id = untrained
+    argv = [*CONFIGS, "--input", lake.data, "--lakehouse", fresh, *QUICK]
+    if "--run-id" not in arguments:
+        argv += ["--run-id", run_id]
+    assert job(churn.main, *argv, *arguments)[0] == code
+    assert message in caplog.text
+    assert not Lakehouse(root=fresh).exists(spark, "rfm_churn_models")
