@@ -25,7 +25,7 @@ def frame_display(namespace: dict) -> Callable:
     return namespace.get("display") or (lambda frame: frame.show(40, truncate=False))
 
 
-def html_display(namespace: dict) -> Callable[[str, str], None]:
+def html_display(namespace: dict, what: str = "heatmap") -> Callable[[str, str], None]:
     """Databricks' `displayHTML`, or writing `<name>.html` to `RFM_REPORT_DIR`."""
     display_html = namespace.get("displayHTML")
 
@@ -36,25 +36,17 @@ def html_display(namespace: dict) -> Callable[[str, str], None]:
         path = os.path.join(os.environ.get("RFM_REPORT_DIR", tempfile.gettempdir()), f"{name}.html")
         with open(path, "w", encoding="utf-8") as file:
             file.write(html)
-        print(f"heatmap written to {path}")
+        print(f"{what} written to {path}")
     return show
 
 
 def figure_display(namespace: dict) -> Callable:
-    """Shows a plotly figure in Databricks (its `displayHTML`, offline), or writes
-    `<name>.html` to `RFM_REPORT_DIR`."""
-    display_html = namespace.get("displayHTML")
+    """Shows a plotly figure as a self-contained page (`html_display`)."""
+    show_html = html_display(namespace, "chart")
 
     def show(figure, name: str) -> None:
         from rfm_spark.figures import to_html
-        html = to_html([figure], name)
-        if display_html is not None:
-            display_html(html)
-            return
-        path = os.path.join(os.environ.get("RFM_REPORT_DIR", tempfile.gettempdir()), f"{name}.html")
-        with open(path, "w", encoding="utf-8") as file:
-            file.write(html)
-        print(f"chart written to {path}")
+        show_html(to_html([figure], name), name)
     return show
 
 

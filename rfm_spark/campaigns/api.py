@@ -21,7 +21,7 @@ from rfm_spark.lakehouse.campaigns import replace_results, stored_campaign, writ
 from rfm_spark.logs import stage
 from rfm_spark.migration import transitions
 from rfm_spark.pipeline import reading
-from rfm_spark.tables import CAMPAIGN_MEMBERS, CAMPAIGN_RESULTS, PARTITION_ROLES
+from rfm_spark.tables import CAMPAIGN_MEMBERS, CAMPAIGN_RESULTS
 
 log = logging.getLogger(__name__)
 _COMPARED = ("run_id", "start_date", "control_share", "seed", "selection")
@@ -160,11 +160,8 @@ def campaign_migration(spark: SparkSession, lakehouse: lh.Lakehouse, campaign_id
 def _cells(spark: SparkSession, lakehouse: lh.Lakehouse, run: lh.RunInfo) -> list:
     """The run's rfm_segments rows: one per possible code (a few hundred at most)."""
     segments = lh.run_rows(spark, lakehouse, "rfm_segments", run)
-    partitioned = [role for role in PARTITION_ROLES if role in segments.columns]
-    if partitioned and segments.where(F.col(partitioned[0]).isNotNull()).limit(1).count():
-        raise ConfigError(f"run {run.run_id} was graded per {partitioned[0]} "
-                          "(grading.partition_by): a customer holds a code per partition, so "
-                          "campaigns need a run graded over all customers")
+    lh.refuse_partitioned(segments, run, "a customer holds a code per partition, and "
+                                         "campaigns split customers by code")
     return segments.select("segment_code", "segment", "group", "segment_action",
                            "customers").collect()
 

@@ -26,7 +26,7 @@ from rfm_spark.lakehouse.churn import write_model
 from rfm_spark.logs import stage
 from rfm_spark.pipeline import History, history
 from rfm_spark.session import Caches
-from rfm_spark.tables import CHURN_MODELS, CHURN_SCORES, PARTITION_ROLES
+from rfm_spark.tables import CHURN_MODELS, CHURN_SCORES
 
 log = logging.getLogger(__name__)
 KEYS = ("customer_id", "observed_at")
@@ -112,11 +112,7 @@ def _check_scheme(run: lh.RunInfo, config: Config) -> None:
 
 def _run_customers(spark: SparkSession, lakehouse: lh.Lakehouse, run: lh.RunInfo) -> DataFrame:
     customers = lh.run_rows(spark, lakehouse, "rfm_customers", run)
-    partitioned = [role for role in PARTITION_ROLES if role in customers.columns]
-    if partitioned and customers.where(F.col(partitioned[0]).isNotNull()).limit(1).count():
-        raise ConfigError(f"run {run.run_id} was graded per {partitioned[0]} "
-                          "(grading.partition_by): churn scores one row per customer, so it "
-                          "needs a run graded over all customers")
+    lh.refuse_partitioned(customers, run, "churn scores one row per customer")
     return customers.select("customer_id")
 
 

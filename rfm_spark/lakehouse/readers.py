@@ -17,7 +17,8 @@ from pyspark.sql import functions as F
 from rfm_spark.errors import ConfigError
 from rfm_spark.lakehouse.storage import Lakehouse
 from rfm_spark.tables import (ATTEMPT, CAMPAIGN_MEMBERS, CAMPAIGN_RESULTS, CAMPAIGNS,
-                              CHURN_MODELS, CHURN_SCORES, MIGRATIONS, RUNS, TABLES)
+                              CHURN_MODELS, CHURN_SCORES, MIGRATIONS, PARTITION_ROLES, RUNS,
+                              TABLES)
 
 MIGRATION_ATTEMPTS = ("from_attempt_id", "to_attempt_id")
 DRAWN = (CAMPAIGN_MEMBERS.name, CAMPAIGN_RESULTS.name)  # visible through rfm_campaigns' draw
@@ -110,6 +111,16 @@ def succeeded_run(spark: SparkSession, lakehouse: Lakehouse, run_id: str) -> Run
     if run_id not in runs:
         raise ConfigError(f"{lakehouse.location(RUNS.name)}: no succeeded run {run_id!r}")
     return runs[run_id]
+
+
+def refuse_partitioned(rows: DataFrame, run: RunInfo, why: str) -> None:
+    """ConfigError when the run's rows were graded per partition (`grading.partition_by`):
+    `why` says what needs one code per customer. Reads one row at most."""
+    partitioned = [role for role in PARTITION_ROLES if role in rows.columns]
+    if partitioned and rows.where(F.col(partitioned[0]).isNotNull()).limit(1).count():
+        raise ConfigError(f"run {run.run_id} was graded per {partitioned[0]} "
+                          f"(grading.partition_by): {why}, so it needs a run graded over all "
+                          "customers")
 
 
 def run_rows(spark: SparkSession, lakehouse: Lakehouse, table: str, run: RunInfo) -> DataFrame:
