@@ -27,7 +27,7 @@ def roc_figure(record: dict) -> go.Figure:
                                 line={"color": "#999999", "dash": "dot"}))
     for colour, (name, points) in zip(PALETTE, record["roc"].items()):
         auc = record["metrics"].get(name, {}).get("roc_auc", float("nan"))
-        figure.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points],
+        figure.add_trace(go.Scatter(x=[p["x"] for p in points], y=[p["y"] for p in points],
                                     mode="lines", name=f"{name} (AUC {auc:.3f})",
                                     line={"color": colour}))
     figure.update_xaxes(range=[0, 1], tickformat=".0%")
@@ -44,10 +44,10 @@ def calibration_figure(record: dict) -> go.Figure:
     figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect",
                                 line={"color": "#999999", "dash": "dot"}))
     for colour, (name, bins) in zip(PALETTE, record["calibration"].items()):
-        rows = [b[2] for b in bins]
+        rows = [b["rows"] for b in bins]
         largest = max(rows) if rows else 1
         figure.add_trace(go.Scatter(
-            x=[b[0] for b in bins], y=[b[1] for b in bins], mode="lines+markers", name=name,
+            x=[b["x"] for b in bins], y=[b["y"] for b in bins], mode="lines+markers", name=name,
             line={"color": colour},
             marker={"size": [6 + 18 * (n / largest) ** 0.5 for n in rows]},
             customdata=rows, hovertemplate="predicted %{x:.1%}<br>observed %{y:.1%}"

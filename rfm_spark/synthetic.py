@@ -32,7 +32,7 @@ MEAN_BASKET = 2.3           # rows per visit
 MEAN_LIFETIME_DAYS = 300
 PRICE_MEAN, PRICE_SIGMA, PRICE_CAP = 0.028, 0.65, 0.59
 ONLINE_SHARE = 0.7          # sales_channel_id 2
-SHORT_LIFETIME_DAYS, LONG_LIFETIME_DAYS = 90, 5000   # with the planted churn signal
+PLANTED_STOP_DAYS = 365     # the planted churn signal's online customers stop in the last year
 
 
 def _uniform(seed: int, purpose: str, *ids: Column) -> Column:
@@ -48,29 +48,37 @@ def _normal(seed: int, purpose: str, *ids: Column) -> Column:
     return F.sqrt(-2 * F.log(u1)) * F.cos(2 * math.pi * u2)
 
 
+def _planted_end_day(seed: int) -> Column:
+    """With the planted churn signal: the last day online customers can buy on, a
+    calendar day independent of their start (one visit day if it falls before it)."""
+    stop_day = DAYS - 1 - F.floor(_uniform(seed, "stop", F.col("customer")) * PLANTED_STOP_DAYS)
+    return F.when(F.col("online_share") > 0.5, F.greatest(F.col("start_day"), stop_day)
+                  ).otherwise(F.lit(DAYS - 1))
+
+
 def generate_transactions(spark: SparkSession, rows: int, customers: int, seed: int = 42,
                           partitions: int | None = None, churn_signal: bool = False
                           ) -> DataFrame:
     """About `rows` H&M-shaped transactions from `customers` customers. With
     `churn_signal`, a planted churn driver: half the customers buy only online, half only
-    in store, and the online ones leave after a short lifetime (`SHORT_LIFETIME_DAYS` on
-    average), the others after a long one: the online share of money predicts churn,
-    which recency, frequency and BG/NBD do not see."""
+    in store; the store ones stay to the last day, the online ones stop on a day drawn
+    uniformly over the last year. That day does not depend on when they started, so at
+    any date the online share of money predicts churn and tenure does not stand in for
+    it (an exponential lifetime from the first purchase would make long tenure mean
+    "store"); recency, frequency and BG/NBD do not see it."""
     partitions = partitions or max(2, rows // 2_000_000)
     customer = F.col("customer")
     online_share = (F.when(_uniform(seed, "channel_preference", customer) < 0.5, 1.0)
                     .otherwise(0.0) if churn_signal else F.lit(ONLINE_SHARE))
-    mean_lifetime = (F.when(online_share > 0.5, SHORT_LIFETIME_DAYS)
-                     .otherwise(LONG_LIFETIME_DAYS) if churn_signal
-                     else F.lit(MEAN_LIFETIME_DAYS))
     people = (
         spark.range(0, customers, numPartitions=partitions).withColumnRenamed("id", "customer")
         .withColumn("weight", F.exp(ROWS_SIGMA * _normal(seed, "rows", customer)))
         .withColumn("start_day", F.floor(_uniform(seed, "start", customer) * DAYS))
         .withColumn("online_share", online_share)
         .withColumn("lifetime", F.floor(-F.log(F.greatest(
-            _uniform(seed, "lifetime", customer), F.lit(1e-12))) * mean_lifetime))
-        .withColumn("end_day", F.least(F.col("start_day") + F.col("lifetime"), F.lit(DAYS - 1)))
+            _uniform(seed, "lifetime", customer), F.lit(1e-12))) * MEAN_LIFETIME_DAYS))
+        .withColumn("end_day", _planted_end_day(seed) if churn_signal
+                    else F.least(F.col("start_day") + F.col("lifetime"), F.lit(DAYS - 1)))
         .withColumn("basket", 1 + F.floor(-F.log(F.greatest(
             _uniform(seed, "basket", customer), F.lit(1e-12))) * (MEAN_BASKET - 1)))
     )

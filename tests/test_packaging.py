@@ -64,7 +64,8 @@ def test_the_wheel_holds_the_library_jobs_presets_and_entry_points(wheel):
     requires = [line.split(": ", 1)[1] for line in metadata.splitlines()
                 if line.startswith("Requires-Dist: ")]
     # Runtime: only what a cluster with Spark lacks; Spark and Delta only in [local].
-    assert [r for r in requires if "extra ==" not in r] == ["pyyaml>=6.0", "scipy>=1.11"]
+    assert [r for r in requires if "extra ==" not in r] == ["pyyaml>=6.0", "scipy>=1.11",
+                                                            "plotly>=5.18"]
     assert any(r.startswith("pyspark==4.2.0") and 'extra == "local"' in r for r in requires)
     assert "Requires-Python: <3.14,>=3.10" in metadata
 

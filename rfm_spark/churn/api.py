@@ -355,9 +355,9 @@ def _record(spec: Churn, dates: list[dt.date], counts: ClassCounts, checked: Val
         "sample_weights": {"churned": 1 / shares[1], "retained": 1 / shares[0]},
         "metrics": checked.metrics,
         "feature_importances": checked.importances,
-        "roc": {name: [tuple(map(float, p[:2])) + (int(p[2]),) for p in points]
-                for name, points in checked.roc.items()},
-        "calibration": {name: [(float(p), float(o), int(n)) for p, o, n in table]
+        # Curve points as the table returns them (asDict): {"x", "y", "rows"}.
+        "roc": {name: [_point(*p) for p in points] for name, points in checked.roc.items()},
+        "calibration": {name: [_point(*p) for p in table]
                         for name, table in checked.calibration.items()},
         "calibration_method": spec.calibration,
         **{f"bgnbd_{name}": float(getattr(bgnbd, name))
@@ -367,6 +367,10 @@ def _record(spec: Churn, dates: list[dt.date], counts: ClassCounts, checked: Val
            for name in ("p", "q", "v")},
         "time_unit_days": TIME_UNIT_DAYS, "model_path": path,
     }
+
+
+def _point(x: float, y: float, rows: int) -> dict:
+    return {"x": float(x), "y": float(y), "rows": int(rows)}
 
 
 def _log_to_mlflow(spec: Churn, record: dict, path: str) -> None:

@@ -35,7 +35,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              f"(full scale: {FULL_SCALE_CUSTOMERS:,})")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--churn-signal", action="store_true",
-                        help="plant a churn driver: mostly-online customers leave early")
+                        help="plant a churn driver: online-only customers stop buying on a day "
+                             "of their own, store-only ones stay")
     parser.add_argument("--full-scale", action="store_true",
                         help=f"{FULL_SCALE_ROWS:,} rows and {FULL_SCALE_CUSTOMERS:,} customers")
     campaign = parser.add_argument_group("post-campaign purchases")
