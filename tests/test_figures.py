@@ -1,0 +1,161 @@
+"""The charts from small hand-made rows (no Spark): what each draws where, and the
+numbers people read in it."""
+import datetime as dt
+import math
+from types import SimpleNamespace as Row
+
+import pytest
+
+from rfm_spark import figures
+from rfm_spark.aggregates import BELOW_FIRST_EDGE, Bins
+from rfm_spark.quality import QualityRow
+from rfm_spark.report import TransitionMatrix
+
+D = dt.date
+
+
+def test_rows_go_to_used_and_each_reason_with_counts_and_shares():
+    figure = figures.rows_figure(12_000, 10_800, {"bad_date": 200, "duplicate": 1_000})
+    assert [t.name for t in figure.data] == ["used: 10,800 (90.0%)", "duplicate: 1,000 (8.3%)",
+                                            "bad_date: 200 (1.7%)"]
+    assert sum(t.x[0] for t in figure.data) == 12_000
+
+
+def test_the_treemap_adds_segments_up_to_their_group_and_leaves_empty_ones_out():
+    figure = figures.segment_treemap_figure([
+        Row(group="Active", segment="VIP", customers=1_200, share=0.12, monetary_share=0.5),
+        Row(group="Active", segment="New", customers=0, share=0.0, monetary_share=None),
+        Row(group="Gone", segment="Lost", customers=8_800, share=0.88, monetary_share=0.5)])
+    tree = figure.data[0]
+    assert list(tree.labels) == ["Active", "VIP", "Gone", "Lost"]
+    assert list(tree.values) == [1_200, 1_200, 8_800, 8_800]
+    assert list(tree.parents) == ["", "group/Active", "", "group/Gone"]
+    assert list(tree.marker.colors) == [0.5, 0.5, 0.5, 0.5]  # colour: share of the money
+    assert "%{value:,} customers" in tree.texttemplate and ":.1%" in tree.texttemplate
+
+
+def test_a_bin_per_value_centres_bars_on_values_and_cuts_between_them():
+    bins = Bins((1.0, 2.0, 3.0, 4.0, 5.0), unit=True, integral=True)
+    figure = figures.metric_histogram_figure("frequency", "orders", bins, {0: 1_500, 2: 7},
+                                             [1.0, 3.0], "right,left")
+    bars, *cuts = figure.data
+    assert list(bars.x) == [1.0, 2.0, 3.0, 4.0] and list(bars.y) == [1_500, 0, 7, 0]
+    assert list(bars.customdata) == ["1 orders", "2 orders", "3 orders", "4 orders"]
+    # "<= 1": 1 is in the lower grade, the line after its bar; "< 3": 3 is above the line
+    assert [c.x[0] for c in cuts] == [1.5, 2.5]
+    assert "%{y:,} customers" in bars.hovertemplate
+
+
+def test_ranges_of_integers_cut_at_the_first_value_of_the_upper_grade():
+    bins = Bins((0.0, 19.0, 38.0, 57.0), integral=True)
+    figure = figures.metric_histogram_figure("recency", "days", bins, {1: 3}, [30.0])
+    bars, cut = figure.data
+    assert list(bars.customdata) == ["0 to 18 days", "19 to 37 days", "38 to 56 days"]
+    assert cut.x[0] == 31.0  # 30 days is in the lower grade
+
+
+def test_log_bins_draw_on_a_log_axis_with_values_below_the_first_edge_on_the_left():
+    bins = Bins((0.1, 1.0, 10.0, 100.0, 1_000.0), log=True)
+    figure = figures.metric_histogram_figure("monetary", "spend", bins,
+                                             {BELOW_FIRST_EDGE: 4, 0: 1, 3: 2}, [5.0])
+    bars, cut = figure.data
+    assert list(bars.y) == [4, 1, 0, 0, 2]
+    assert bars.customdata[0] == "0 or less spend"
+    assert [round(x, 6) for x in bars.x] == [-1.5, -0.5, 0.5, 1.5, 2.5]
+    assert math.isclose(cut.x[0], math.log10(5.0))
+    assert "1,000" in figure.layout.xaxis.ticktext and "log scale" in \
+        figure.layout.xaxis.title.text
+
+
+def test_the_grade_grid_colours_cells_by_mean_money_grade_1_on_top():
+    figure = figures.grade_grid_figure([
+        Row(row=1, column=1, customers=1_234, mean_monetary=55.5),
+        Row(row=2, column=2, customers=3, mean_monetary=5.0)])
+    heatmap = figure.data[0]
+    assert [list(r) for r in heatmap.z] == [[55.5, None], [None, 5.0]]
+    assert heatmap.text[0][0] == "1,234 customers<br>mean 55.50"
+    assert figure.layout.yaxis.autorange == "reversed"
+
+
+MATRIX = TransitionMatrix("group", ["A", "B", "(new)"], ["A", "B", "(gone)"],
+                          {("A", "A"): 1_200, ("A", "B"): 300, ("B", "(gone)"): 5,
+                           ("(new)", "A"): 7})
+
+
+def test_the_migration_heatmap_shows_counts_and_row_shares():
+    heatmap = figures.migration_heatmap_figure(MATRIX, "r1", "r2").data[0]
+    assert [list(r) for r in heatmap.z] == [[0.8, 0.2, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+    assert list(heatmap.text[0]) == ["1,200<br>80.0%", "300<br>20.0%", ""]
+
+
+def test_the_sankey_links_each_move_with_customers():
+    sankey = figures.migration_sankey_figure(MATRIX, "r1", "r2").data[0]
+    assert list(sankey.node.label) == ["A", "B", "(new)", "A", "B", "(gone)"]
+    assert sorted(zip(sankey.link.source, sankey.link.target, sankey.link.value)) == [
+        (0, 3, 1_200), (0, 4, 300), (1, 5, 5), (2, 3, 7)]
+    colours = list(sankey.node.color)
+    assert colours[0] == colours[3] and colours[2] == colours[5] == figures.GREY
+
+
+def test_fill_dynamics_stack_each_groups_customers_by_date():
+    rows = [Row(as_of_date=D(2020, m, 1), value=v, customers=n, share=n / 10)
+            for m, v, n in [(6, "A", 4), (6, "B", 6), (7, "B", 10)]]
+    traces = figures.fill_dynamics_figure(rows).data
+    assert [(t.name, list(t.y)) for t in traces] == [("A", [4, 0]), ("B", [6, 10])]
+    assert {t.stackgroup for t in traces} == {"customers"}
+
+
+def test_threshold_drift_has_a_panel_per_metric_in_code_order_and_a_line_per_cut():
+    rows = [Row(metric=m, as_of_date=D(2020, mo, 1), cut_points=cuts)
+            for m, mo, cuts in [("monetary", 6, [1.0]), ("recency", 6, [10.0, 50.0]),
+                                ("recency", 7, [12.0, 50.0]), ("monetary", 7, [2.0])]]
+    figure = figures.threshold_drift_figure(rows, {"recency": "days", "monetary": "spend"})
+    assert [a.text for a in figure.layout.annotations] == ["recency (days)", "monetary (spend)"]
+    assert [(t.name, list(t.y)) for t in figure.data] == [
+        ("cut 1", [10.0, 12.0]), ("cut 2", [50.0, 50.0]), ("cut 1", [1.0, 2.0])]
+
+
+def test_no_rejected_row_says_so():
+    report = [QualityRow("rows", "read", 10), QualityRow("rows", "used", 10)]
+    figure = figures.reject_reasons_figure(report)
+    assert not figure.data and figure.layout.annotations[0].text == "No row was rejected."
+
+
+def test_rejects_and_unidentified_stores_with_the_limit():
+    report = [QualityRow("rows", "read", 2_000), QualityRow("rows", "bad_date", 1_500, None, 0.75),
+              QualityRow("rows", "rejected", 1_500, None, 0.75, 0.05, True),
+              QualityRow("unidentified_rows", "all", 10, None, 0.005, 0.5),
+              QualityRow("unidentified_rows", "store=2", 9, None, 0.9, 0.5, True),
+              QualityRow("unidentified_rows", "store=1", 1, None, 0.001, 0.5)]
+    bars = figures.reject_reasons_figure(report).data[0]
+    assert list(bars.y) == ["bad_date"] and list(bars.text) == ["1,500 (75.00%)"]
+    figure = figures.unidentified_figure(report)
+    bars = figure.data[0]
+    assert list(bars.y) == ["store=1", "store=2", "all"]  # highest share on top
+    assert list(bars.marker.color) == [figures.PALETTE[0], figures.CUT_COLOUR, figures.PALETTE[0]]
+    assert figure.layout.shapes[0].x0 == 0.5
+
+
+CELLS = [Row(value="111", test_response_rate=0.08, control_response_rate=0.02,
+             test_responders=8, control_responders=2, test_customers=100,
+             control_customers=100, min_response=0.03, lift=0.06, lift_ci_low=0.01,
+             lift_ci_high=0.12, p_value_adjusted=0.04, decision="send"),
+         Row(value="333", test_response_rate=0.01, control_response_rate=0.01,
+             test_responders=1, control_responders=1, test_customers=100,
+             control_customers=100, min_response=0.03, lift=0.0, lift_ci_low=-0.05,
+             lift_ci_high=0.05, p_value_adjusted=1.0, decision="stop")]
+
+
+def test_campaign_response_per_cell_with_the_3_percent_line():
+    figure = figures.campaign_response_figure(CELLS, {"111": "VIP"}, "spring")
+    test, control = figure.data
+    assert list(test.x) == ["111 VIP", "333"] and list(test.y) == [0.08, 0.01]
+    assert list(control.y) == [0.02, 0.01]
+    assert figure.layout.shapes[0].y0 == 0.03
+
+
+def test_campaign_lift_per_cell_with_its_interval_by_decision():
+    send, stop = figures.campaign_lift_figure(CELLS, {}, "spring").data
+    assert (send.name, list(send.x), list(stop.x)) == ("send", ["111"], ["333"])
+    assert send.error_y.array[0] == pytest.approx(0.06)        # 0.12 - 0.06
+    assert send.error_y.arrayminus[0] == pytest.approx(0.05)   # 0.06 - 0.01
