@@ -7,10 +7,11 @@ LAKEHOUSE := data/lakehouse
 
 SCALE ?= 1
 
-.PHONY: setup run test bench clean
+.PHONY: setup browser run test bench clean
 
-# venv + pinned packages (the `local` and `dev` extras) + Delta jars; seconds when done.
-setup: $(VENV)/.installed $(VENV)/.spark-ready
+# venv + pinned packages (the `local` and `dev` extras) + Delta jars + Debian's chromium
+# for the report's browser tests (where apt-get is); seconds when done.
+setup: $(VENV)/.installed $(VENV)/.spark-ready browser
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,12 +22,17 @@ $(VENV)/.spark-ready: $(VENV)/.installed scripts/setup_spark.sh
 	scripts/setup_spark.sh $(VENV)
 	touch $@
 
+browser:
+	@scripts/setup_browser.sh
+
 $(SAMPLE)/_SUCCESS: | setup
 	$(PY) jobs/generate.py --output $(SAMPLE) --format csv
 
-# The main job on the built-in sample (~1M H&M-shaped rows), then the segment summary.
+# The main job on the built-in sample (~1M H&M-shaped rows), then the segment summary and
+# the run's HTML report (data/rfm_report_<run>.html, its path printed last).
 run: setup $(SAMPLE)/_SUCCESS
-	$(PY) jobs/segment.py --config conf/default.yaml --input $(SAMPLE) --lakehouse $(LAKEHOUSE)
+	$(PY) jobs/segment.py --config conf/default.yaml --input $(SAMPLE) --lakehouse $(LAKEHOUSE) \
+		--set output.report=true
 
 # Every test on a local session, then the end-to-end ones marked `connect` again through
 # a Spark Connect server (Databricks serverless and standard access mode work that way).

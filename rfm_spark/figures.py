@@ -370,7 +370,8 @@ def threshold_drift_figure(rows: Sequence, units: dict[str, str]) -> go.Figure:
     metrics = sorted({r.metric for r in rows}, key=lambda m: (m not in order, order.index(m)
                                                                if m in order else 0, m))
     figure = make_subplots(rows=len(metrics), cols=1, shared_xaxes=True,
-                           subplot_titles=[f"{m} ({units.get(m, '')})" for m in metrics],
+                           subplot_titles=[f"{m} ({units[m]})" if m in units else m
+                                           for m in metrics],
                            vertical_spacing=0.08)
     figure.update_layout(title={"text": "Drift of the grade cut points<br><sup>Each line: "
                                         "one cut point (cut 1 is the lowest value) at each "

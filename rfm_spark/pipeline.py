@@ -26,7 +26,8 @@ from rfm_spark.session import Caches, caching, settings
 from rfm_spark.tables import MIGRATIONS
 from rfm_spark.steps import (Prepared, RunContext, RunKey, RunResult, Source, churn_period,
                              count_rows, default_run_id, grade_customers, has_order_key,
-                             report_quality, resolve_as_of, run_record, run_tables, write)
+                             report_quality, resolve_as_of, run_record, run_tables, write,
+                             write_report)
 
 log = logging.getLogger(__name__)
 __all__ = ["History", "RunResult", "history", "migrate", "migration_between", "reading",
@@ -166,16 +167,18 @@ def _segment(ctx: RunContext, prepared: Prepared, as_of: dt.date | None, run_id:
         graded = grade_customers(ctx, aggregate, prepared.used, run, churn_days, cache)
     quality.append(QualityRow("customers", "graded", graded.count))
     tables = run_tables(ctx, graded, prepared.flagged, counts, quality, run)
-    migrations = []
+    migrations, report = [], None
     if ctx.target is not None:
         record = run_record(ctx, run, counts, graded.count, churn_days, started_at)
         migrations = write(ctx, run, tables, record)
+        if ctx.config.output.report:
+            report = write_report(ctx, run)
     else:
         log.info("no output configured (output.lakehouse / output.database): nothing written")
     return RunResult(run.run_id, run.as_of, tables["rfm_customers"], tables["rfm_segments"],
                      tables["rfm_thresholds"], tables["rfm_rejects"], quality,
                      counts.input_rows, counts.valid_rows, counts.by_reason, graded.count,
-                     ctx.target, migrations)
+                     ctx.target, migrations, report)
 
 
 def migration_between(spark: SparkSession, lakehouse: lh.Lakehouse, from_run_id: str,

@@ -1,7 +1,8 @@
 """The steps of a segmentation run, each a function of a small context and what the step
 before gave: count rows -> quality report -> as-of date and run id -> churn period ->
-grade and segment customers -> the run's tables -> write. `pipeline.py` calls them in
-that order, for one as-of date or, from one aggregate, for many.
+grade and segment customers -> the run's tables -> write -> report (`output.report`).
+`pipeline.py` calls them in that order, for one as-of date or, from one aggregate, for
+many.
 """
 from __future__ import annotations
 
@@ -88,6 +89,7 @@ class RunResult:
     customer_count: int
     written_to: lh.Lakehouse | None
     migrations: list[tuple[str, str]]  # (from, to) run ids of the migrations written
+    report_path: str | None = None     # the HTML report written (`output.report`)
 
 
 def count_rows(ctx: RunContext, aggregate: DataFrame, as_of: dt.date | None
@@ -280,6 +282,17 @@ def write_migrations_of(ctx: RunContext, run: RunKey, customers: DataFrame,
         for from_id, to_id in frames:
             log.info("migrations %s -> %s written", from_id, to_id)
     return sorted(frames)
+
+
+def write_report(ctx: RunContext, run: RunKey) -> str:
+    """The run's HTML report, from its tables as written (they are read back as any
+    reader sees them); its path."""
+    # Imported here: the report reads the campaign and churn tables through their
+    # packages, which import the pipeline that calls this step.
+    from rfm_spark.html_report import write_report as write_html
+    path = write_html(ctx.spark, ctx.target, run.run_id)
+    log.info("report of run %s written to %s", run.run_id, path)
+    return path
 
 
 def layout(config: Config, table: str, with_attempt: bool = False) -> Layout:

@@ -15,7 +15,7 @@ from conftest import REPO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ENTRY_POINTS = {"rfm-segment", "rfm-backfill", "rfm-migrate", "rfm-campaign", "rfm-churn",
-                "rfm-generate", "rfm-codes"}
+                "rfm-report", "rfm-generate", "rfm-codes"}
 OTHER_PYSPARK = "4.1.1"  # what a Databricks runtime may hold
 
 
@@ -55,6 +55,7 @@ def test_the_wheel_holds_the_library_jobs_presets_and_entry_points(wheel):
         metadata = archive.read(next(n for n in names if n.endswith("/METADATA"))).decode()
     assert {"rfm_spark/pipeline.py", "rfm_spark/jobs/segment.py", "rfm_spark/lakehouse/protocol.py",
             "rfm_spark/config/loader.py", "rfm_spark/campaigns/stats.py",
+            "rfm_spark/html_report/page.py",
             "rfm_spark/conf/default.yaml",
             "rfm_spark/conf/presets/sms27.yaml", "rfm_spark/conf/sources/hm.yaml"} <= names
     assert not any(name.startswith(("tests/", "bench/")) for name in names)
@@ -93,7 +94,7 @@ def test_every_bundle_task_calls_an_entry_point_of_the_wheel(wheel):
         for path in REPO.glob(pattern):
             jobs.update(yaml.safe_load(path.read_text())["resources"]["jobs"])
     assert {"rfm_segment", "rfm_backfill", "rfm_campaign_assign", "rfm_campaign_measure",
-            "rfm_notebooks"} <= set(jobs)
+            "rfm_report", "rfm_notebooks"} <= set(jobs)
     entry_points = wheel_entry_points(wheel)
     variables = set(bundle["variables"])
     for name, job in jobs.items():

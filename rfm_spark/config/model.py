@@ -357,6 +357,7 @@ class Output:
     lakehouse: Optional[str] = None
     database: Optional[str] = None
     migrate_from: Literal["previous", "none"] = "previous"
+    report: bool = False   # write the run's HTML report after its tables
 
     def check(self, fail: Fail) -> None:
         if self.database is not None and not names.DATABASE.fullmatch(self.database):

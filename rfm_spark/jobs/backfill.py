@@ -56,6 +56,8 @@ def _backfill(args: argparse.Namespace) -> int:
                           if to_id == result.run_id)
         print(f"run {result.run_id}: {result.valid_rows:,} rows used, "
               f"{result.customer_count:,} customers{'; migrations ' + moved if moved else ''}")
+        if result.report_path is not None:
+            print(f"  report: {result.report_path}")
     print(f"tables: {results[0].written_to.location('rfm_*')}")
     return 0
 

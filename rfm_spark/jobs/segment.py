@@ -49,6 +49,8 @@ def _segment(args: argparse.Namespace) -> int:
         print(f"migrations written: {from_id} -> {to_id}")
     if result.written_to is not None:
         print(f"tables: {result.written_to.location('rfm_*')}")
+    if result.report_path is not None:
+        print(f"report: {result.report_path}")
     return 0
 
 
