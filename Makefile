@@ -3,7 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 SAMPLE := data/sample/transactions
-LAKEHOUSE := data/lakehouse
+# Absolute: Delta SQL takes a relative path in delta.`...` for a schema named delta.
+LAKEHOUSE := $(CURDIR)/data/lakehouse
 
 SCALE ?= 1
 
