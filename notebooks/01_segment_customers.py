@@ -9,7 +9,8 @@
 # MAGIC
 # MAGIC Outside Databricks the same file runs as a script in local mode; the widgets are
 # MAGIC then read from environment variables `RFM_CONFIG`, `RFM_INPUT`, `RFM_AS_OF`,
-# MAGIC `RFM_LAKEHOUSE` and `RFM_DATABASE`.
+# MAGIC `RFM_LAKEHOUSE` and `RFM_DATABASE`, and the charts are written as HTML files to
+# MAGIC `RFM_REPORT_DIR` (default: the system's temporary folder).
 
 # COMMAND ----------
 
@@ -30,10 +31,11 @@ WIDGETS = {
     "database": "",
 }
 
-from rfm_spark.notebook import frame_display, widget_values
+from rfm_spark.notebook import figure_display, frame_display, widget_values
 
 params = widget_values(WIDGETS, globals())
 show = frame_display(globals())
+show_figure = figure_display(globals())
 params
 
 # COMMAND ----------
@@ -59,6 +61,18 @@ print(f"run {result.run_id}, as of {result.as_of}: {result.valid_rows:,} of "
       f"{result.input_rows:,} rows used; dropped {result.dropped_by_reason or 'none'}")
 print(segment_report(result.segments))
 show(result.segments.orderBy("segment_code"))
+
+# COMMAND ----------
+
+# MAGIC %md ## The charts of the run's report: segments, metrics with their cut points, R x F
+
+# COMMAND ----------
+
+from rfm_spark.html_report import section_figures
+
+for name, figure in section_figures(spark, result.written_to, result.run_id,
+                                    ["segments", "metrics", "grid"]):
+    show_figure(figure, f"{result.run_id}_{name}")
 
 # COMMAND ----------
 

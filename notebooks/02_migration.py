@@ -7,7 +7,7 @@
 # MAGIC
 # MAGIC Outside Databricks the same file runs as a script in local mode; the widgets are
 # MAGIC then read from environment variables `RFM_LAKEHOUSE`, `RFM_DATABASE`,
-# MAGIC `RFM_FROM_RUN`, `RFM_TO_RUN` and `RFM_LEVEL`, and the heatmaps are written as HTML
+# MAGIC `RFM_FROM_RUN`, `RFM_TO_RUN` and `RFM_LEVEL`, and the charts are written as HTML
 # MAGIC files to `RFM_REPORT_DIR` (default: the system's temporary folder).
 
 # COMMAND ----------
@@ -29,21 +29,22 @@ WIDGETS = {
     "level": "group",
 }
 
-from rfm_spark.notebook import frame_display, html_display, widget_lakehouse, widget_values
+from rfm_spark.notebook import figure_display, frame_display, widget_lakehouse, widget_values
 
 params = widget_values(WIDGETS, globals())
 show = frame_display(globals())
-show_html = html_display(globals())
+show_figure = figure_display(globals())
 params
 
 # COMMAND ----------
 
 from pyspark.sql import functions as F
 
+from rfm_spark import figures
 from rfm_spark.history import fill_dynamics, threshold_drift
 from rfm_spark.lakehouse import read_table
 from rfm_spark.pipeline import migration_between
-from rfm_spark.report import transition_heatmap_html, transition_matrix, transition_report
+from rfm_spark.report import transition_matrix, transition_report
 from rfm_spark.session import get_spark
 
 spark = get_spark()
@@ -68,7 +69,10 @@ for level in dict.fromkeys([params["level"], "segment"]):
     matrix = transition_matrix(migrations, level)
     print(f"{level}: {from_run} (rows) -> {to_run} (columns)")
     print(transition_report(matrix))
-    show_html(transition_heatmap_html(matrix), f"migration_{level}_{from_run}_{to_run}")
+    show_figure(figures.migration_heatmap_figure(matrix, from_run, to_run),
+                f"migration_{level}_{from_run}_{to_run}")
+show_figure(figures.migration_sankey_figure(transition_matrix(migrations, "group"), from_run,
+                                            to_run), f"migration_flows_{from_run}_{to_run}")
 
 # COMMAND ----------
 
@@ -78,6 +82,14 @@ for level in dict.fromkeys([params["level"], "segment"]):
 
 drift = threshold_drift(read_table(spark, lakehouse, "rfm_thresholds"), runs)
 show(drift.where(F.col("scheme_sha256") == newest_scheme).drop("scheme_sha256"))
+# The cut points over all customers (scope ''), one line each across the runs.
+overall = (threshold_drift(read_table(spark, lakehouse, "rfm_thresholds")
+                           .where(F.col("scope") == ""), runs)
+           .where((F.col("scheme_sha256") == newest_scheme) & (F.col("grade") == 1))
+           .select("metric", "as_of_date", "cut_points").collect())  # a row per run and metric
+if overall:
+    show_figure(figures.threshold_drift_figure(overall, {"recency": "days", "age": "days"}),
+                "threshold_drift")
 
 # COMMAND ----------
 
@@ -91,3 +103,5 @@ show(fill)
 # Share of customers per value, one column per value: the "fill" of each over time.
 show(fill.groupBy("as_of_date").pivot("value").agg(F.round(F.first("share"), 4))
      .orderBy("as_of_date"))
+fill_rows = fill.collect()  # one row per run and value
+show_figure(figures.fill_dynamics_figure(fill_rows, params["level"]), f"fill_{params['level']}")

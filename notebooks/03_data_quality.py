@@ -9,7 +9,8 @@
 # MAGIC
 # MAGIC Outside Databricks the same file runs as a script in local mode; the widgets are
 # MAGIC then read from environment variables `RFM_LAKEHOUSE`, `RFM_DATABASE` and `RFM_RUN_ID`
-# MAGIC (default: the latest succeeded run).
+# MAGIC (default: the latest succeeded run), and the charts are written as HTML files to
+# MAGIC `RFM_REPORT_DIR` (default: the system's temporary folder).
 
 # COMMAND ----------
 
@@ -29,10 +30,11 @@ WIDGETS = {
     "examples_per_reason": "5",
 }
 
-from rfm_spark.notebook import frame_display, widget_lakehouse, widget_values
+from rfm_spark.notebook import figure_display, frame_display, widget_lakehouse, widget_values
 
 params = widget_values(WIDGETS, globals())
 show = frame_display(globals())
+show_figure = figure_display(globals())
 params
 
 # COMMAND ----------
@@ -40,6 +42,7 @@ params
 from pyspark.sql import Window as W
 from pyspark.sql import functions as F
 
+from rfm_spark import figures
 from rfm_spark.lakehouse import read_table
 from rfm_spark.quality import stored_report, warnings
 from rfm_spark.report import quality_report
@@ -65,6 +68,7 @@ report = stored_report(quality)
 print(quality_report(report))
 for warning in warnings(report):
     print(f"WARNING {warning}")
+show_figure(figures.reject_reasons_figure(report), f"quality_rejects_{run_id}")
 
 # COMMAND ----------
 
@@ -77,6 +81,7 @@ per_store = (quality.where(F.col("check").isin("unidentified_rows", "unidentifie
              .agg(F.first("share"))
              .orderBy(F.desc("unidentified_rows")))
 show(per_store)
+show_figure(figures.unidentified_figure(report), f"quality_unidentified_{run_id}")
 
 # COMMAND ----------
 

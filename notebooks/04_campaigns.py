@@ -9,8 +9,8 @@
 # MAGIC Outside Databricks the same file runs as a script in local mode; the widgets are
 # MAGIC then read from environment variables `RFM_LAKEHOUSE`, `RFM_DATABASE`,
 # MAGIC `RFM_RUN_ID`, `RFM_CAMPAIGN_ID`, `RFM_SEGMENTS`, `RFM_CONTROL_SHARE`, `RFM_SEED`,
-# MAGIC `RFM_CONFIG`, `RFM_INPUT`, `RFM_INPUT_FORMAT` and `RFM_WINDOW_DAYS`, and the bars are
-# MAGIC written as HTML to `RFM_REPORT_DIR` (default: the system's temporary folder).
+# MAGIC `RFM_CONFIG`, `RFM_INPUT`, `RFM_INPUT_FORMAT` and `RFM_WINDOW_DAYS`, and the charts
+# MAGIC are written as HTML to `RFM_REPORT_DIR` (default: the system's temporary folder).
 
 # COMMAND ----------
 
@@ -37,19 +37,20 @@ WIDGETS = {
     "window_days": "30",
 }
 
-from rfm_spark.notebook import frame_display, html_display, widget_lakehouse, widget_values
+from rfm_spark.notebook import figure_display, frame_display, widget_lakehouse, widget_values
 
 params = widget_values(WIDGETS, globals())
 show = frame_display(globals())
-show_html = html_display(globals())
+show_figure = figure_display(globals())
 params
 
 # COMMAND ----------
 
 from pyspark.sql import functions as F
 
+from rfm_spark import figures
 from rfm_spark.campaigns import CampaignSpec, Selection, assign_campaign, measure_campaign
-from rfm_spark.campaigns.summary import campaign_report, lift_bars_html, ordered_results
+from rfm_spark.campaigns.summary import campaign_report, ordered_results
 from rfm_spark.lakehouse import read_table
 from rfm_spark.session import get_spark
 
@@ -80,7 +81,14 @@ if params["input"]:
                                window_days=int(params["window_days"]))
     ordered = ordered_results(results)
     print(campaign_report(ordered))
-    show_html(lift_bars_html(ordered), f"campaign_{spec.campaign_id}_lift")
+    cells = [r for r in ordered if r.level == "segment_code"]
+    names = {r.segment_code: r.segment for r in campaign.members.select(
+        "segment_code", "segment").distinct().collect()}  # one row per cell
+    title = f"{spec.campaign_id}, {params['window_days']}-day window"
+    show_figure(figures.campaign_response_figure(cells, names, title),
+                f"campaign_{spec.campaign_id}_response")
+    show_figure(figures.campaign_lift_figure(cells, names, title),
+                f"campaign_{spec.campaign_id}_lift")
 
 # COMMAND ----------
 

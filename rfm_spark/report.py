@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import html
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -69,26 +68,6 @@ def transition_report(matrix: TransitionMatrix) -> str:
         lines.append("  ".join([f"{source:<{width}}", *values,
                                 f"{matrix.row_total(source):>10,}"]))
     return "\n".join(lines)
-
-
-def transition_heatmap_html(matrix: TransitionMatrix) -> str:
-    """An HTML heatmap: each cell shows its customers and its share of the row (the
-    earlier run's value), shaded by that share."""
-    def cell(source: str, target: str) -> str:
-        count, total = matrix.counts.get((source, target), 0), matrix.row_total(source)
-        share = count / total if total else 0.0
-        text = "white" if share > 0.55 else "black"
-        return (f'<td style="background: rgba(33, 102, 172, {share:.3f}); color: {text}; '
-                f'text-align: right; padding: 4px 8px">{count:,}<br>{share:.1%}</td>')
-    header = "".join(f'<th style="padding: 4px 8px">{html.escape(t)}</th>' for t in matrix.targets)
-    body = "".join(
-        f'<tr><th style="text-align: left; padding: 4px 8px">{html.escape(s)}</th>'
-        + "".join(cell(s, t) for t in matrix.targets) + "</tr>"
-        for s in matrix.sources)
-    return (f'<table style="border-collapse: collapse; font-family: sans-serif; font-size: 13px">'
-            f'<caption>{html.escape(matrix.level)}: rows = earlier run (with row share), '
-            f'columns = later run</caption>'
-            f'<tr><th>{html.escape(_CORNER)}</th>{header}</tr>{body}</table>')
 
 
 def code_table_report(table: dict[str, CodeEntry], tsv: bool = False) -> str:

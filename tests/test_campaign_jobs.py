@@ -235,5 +235,8 @@ def test_the_campaign_notebook_runs_locally(spark, lake, measured, monkeypatch, 
     assert namespace["campaign"].drawn is False  # the same arguments: the stored draw
     printed = capsys.readouterr().out
     assert "Sleeping frequent" in printed and "send list:" in printed
-    bars = (tmp_path / "campaign_spring_lift.html").read_text()
-    assert bars.startswith("<table") and bars.count("<svg") >= 10
+    for chart in ("campaign_spring_response", "campaign_spring_lift"):
+        html = (tmp_path / f"{chart}.html").read_text()
+        # plotly.js inlined, one point or bar per cell, the planted cell among them.
+        assert "Plotly.newPlot(" in html and "<script src=" not in html
+        assert "Sleeping frequent" in html

@@ -1,8 +1,7 @@
-"""A campaign for people: the arms per cell, the results table, and the lift of every
-cell with its interval as bars (HTML for the notebook)."""
+"""A campaign for people: the arms per cell and the results table (the charts of lift
+and response per cell are in `rfm_spark.figures`)."""
 from __future__ import annotations
 
-import html
 from typing import Sequence
 
 from pyspark.sql import DataFrame
@@ -51,31 +50,3 @@ def campaign_report(results: Sequence) -> str:
     if results and not complete:
         lines.append(f"window incomplete: measured through {results[0].measured_through}")
     return "\n".join(lines)
-
-
-def lift_bars_html(results: Sequence, width: int = 320) -> str:
-    """An HTML table: each value's lift as a dot on its 95% interval, zero marked."""
-    shown = [r for r in results if r.lift is not None]
-    low = min([r.lift_ci_low for r in shown] + [0.0])
-    high = max([r.lift_ci_high for r in shown] + [0.0])
-    span = (high - low) or 1.0
-
-    def x(value: float) -> float:
-        return round((value - low) / span * (width - 20) + 10, 1)
-
-    rows = []
-    for r in shown:
-        colour = "#1a7f37" if r.decision == "send" else "#57606a"
-        bar = (f'<svg width="{width}" height="16"><line x1="{x(0)}" x2="{x(0)}" y1="0" y2="16" '
-               f'stroke="#999" stroke-dasharray="2"/><line x1="{x(r.lift_ci_low)}" '
-               f'x2="{x(r.lift_ci_high)}" y1="8" y2="8" stroke="{colour}" stroke-width="3"/>'
-               f'<circle cx="{x(r.lift)}" cy="8" r="4" fill="{colour}"/></svg>')
-        rows.append(f"<tr><td>{html.escape(r.level)}</td><td>{html.escape(str(r.value))}</td>"
-                    f"<td>{r.test_customers:,}</td><td>{r.control_customers:,}</td>"
-                    f"<td>{_rate(r.test_response_rate)}</td><td>{_rate(r.control_response_rate)}"
-                    f"</td><td>{_rate(r.lift)}</td><td>{bar}</td>"
-                    f"<td>{html.escape(r.decision)}</td></tr>")
-    head = ("<tr><th>level</th><th>value</th><th>test</th><th>control</th><th>test rate</th>"
-            f"<th>control rate</th><th>lift</th><th>lift, 95% interval ({low:+.1%} to "
-            f"{high:+.1%})</th><th>decision</th></tr>")
-    return f"<table>{head}{''.join(rows)}</table>"

@@ -19,8 +19,8 @@ from rfm_spark.registry import METRICS
 from rfm_spark.session import Caches
 
 Block = Union[go.Figure, Html]   # what a section shows, in order
-_CUSTOMER_COLUMNS = ("customer_id", "recency_days", "tenure_days", "frequency", "frequency_rate",
-                     "monetary", "r_grade", "f_grade", "m_grade", "a_grade", "segment", "group")
+_CUSTOMER_COLUMNS = ("recency_days", "tenure_days", "frequency", "frequency_rate", "monetary",
+                     "r_grade", "f_grade")  # what the histograms and the grid count
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,6 +12,8 @@ from rfm_spark.migration import transitions
 from rfm_spark.quality import stored_report, warnings
 from rfm_spark.report import transition_matrix
 
+HEATMAP_ROWS = 21  # segments and "(new)": past this, the heatmap is of groups
+
 
 def run_blocks(ctx: ReportContext) -> list[Block]:
     r = ctx.record
@@ -98,6 +100,7 @@ def history_blocks(ctx: ReportContext) -> list[Block]:
         return []
     moves = _migrations(ctx, previous)
     by_segment, by_group = (transition_matrix(moves, level) for level in ("segment", "group"))
+    readable = by_segment if len(by_segment.sources) <= HEATMAP_ROWS else by_group
     runs = ctx.table("rfm_runs")
     fill = (ctx.of_scheme(fill_dynamics(ctx.table("rfm_segments"), runs, "group"))
             .collect())  # one row per run and group
@@ -106,7 +109,7 @@ def history_blocks(ctx: ReportContext) -> list[Block]:
         .where(F.col("grade") == 1).select("metric", "as_of_date", "cut_points")
         .collect())  # one row per run and metric
     pair = (previous.run_id, ctx.run.run_id)
-    blocks: list[Block] = [figures.migration_heatmap_figure(by_segment, *pair),
+    blocks: list[Block] = [figures.migration_heatmap_figure(readable, *pair),
                            figures.migration_sankey_figure(by_group, *pair),
                            figures.fill_dynamics_figure(fill, "group")]
     if drift:
