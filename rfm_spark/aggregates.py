@@ -71,7 +71,12 @@ def _log_bins(positive_low: float, high: float, integral: bool, bins: int) -> Bi
     inner = [10 ** (start + i * (stop - start) / bins) for i in range(1, bins)]
     if not integral:
         return Bins((positive_low, *inner, high), log=True)
-    edges = sorted({float(math.ceil(edge)) for edge in (positive_low, *inner)} | {high + 1.0})
+    edges = [float(positive_low)]
+    for target in (*inner, high + 1.0):
+        if math.ceil(target) > edges[-1]:
+            # Widths never shrink: a bin of 2 values after one of 3 would draw a false dip.
+            width = edges[-1] - edges[-2] if len(edges) > 1 else 1.0
+            edges.append(float(max(math.ceil(target), edges[-1] + width)))
     return Bins(tuple(edges), log=True, integral=True)
 
 

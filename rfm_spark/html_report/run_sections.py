@@ -52,14 +52,16 @@ def _grading(config: dict) -> str:
 
 def segment_blocks(ctx: ReportContext) -> list[Block]:
     sizes = agg.segment_sizes(ctx.rows("rfm_segments")).collect()  # one row per segment
+    actions = [s.segment_action or s.group_action or "" for s in sizes]
     rows = [(s.group, s.segment, s.codes, page.count(s.customers), page.percent(s.share),
              page.percent(s.monetary_share), page.number(s.mean_recency_days, 0),
              page.number(s.mean_frequency, 1), page.number(s.mean_monetary),
-             s.segment_action or s.group_action or "")
-            for s in sizes]
+             *([action] if any(actions) else []))  # the action, when the rules give any
+            for s, action in zip(sizes, actions)]
     return [figures.segment_treemap_figure(sizes),
             page.table(["group", "segment", "codes", "customers", "of customers", "of money",
-                        "mean recency (days)", "mean frequency", "mean monetary", "action"],
+                        "mean recency (days)", "mean frequency", "mean monetary",
+                        *(["action"] if any(actions) else [])],
                        rows, numeric=(3, 4, 5, 6, 7, 8))]
 
 
