@@ -232,25 +232,33 @@ def _bin_labels(bins: Bins, unit: str) -> list[str]:
 def metric_histogram_figure(metric: str, unit: str, bins: Bins, counts: dict[int, int],
                             cuts: Sequence[float] = (), closed: str = "right") -> go.Figure:
     """Customers per value bin of a metric (`aggregates.histogram` counts by bin), the
-    grade cut points as dashed lines. Log-spaced bins are drawn on a log axis."""
+    grade cut points as dashed lines. Log-spaced bins are drawn on a log axis; those of
+    integers, which hold 1, 2, 3 ... values, are drawn per value (the bin's customers
+    over its values), so a wider bin does not stand out as a peak."""
     where = _position(bins)
     lows, highs = [where(e) for e in bins.edges[:-1]], [where(e) for e in bins.edges[1:]]
     x = [(a + b) / 2 for a, b in zip(lows, highs)]
     width = [b - a for a, b in zip(lows, highs)]
-    y, labels = [counts.get(i, 0) for i in range(len(lows))], _bin_labels(bins, unit)
+    n, labels = [counts.get(i, 0) for i in range(len(lows))], _bin_labels(bins, unit)
+    per_value = bins.log and bins.integral
+    values = [b - a if per_value else 1 for a, b in zip(bins.edges, bins.edges[1:])]
     if counts.get(BELOW_FIRST_EDGE):  # zero or negative values, left of a log axis
         x, width = [lows[0] - width[0] / 2] + x, [width[0]] + width
-        y, labels = [counts[BELOW_FIRST_EDGE]] + y, [f"0 or less {unit}"] + labels
-    per = "value" if bins.unit else "range of values"
-    figure = _figure(f"{metric.capitalize()} ({unit}): customers per {per}",
+        n, labels = [counts[BELOW_FIRST_EDGE]] + n, [f"0 or less {unit}"] + labels
+        values = [1] + values
+    y = [count / held for count, held in zip(n, values)]
+    figure = _figure(f"{metric.capitalize()} ({unit}): customers per "
+                     f"{'value' if bins.unit or per_value else 'range of values'}",
                      "Dashed lines: the grade cut points; a value on a line's right is in "
                      "the next grade." if cuts else
                      "No cut points over all customers to draw (graded per partition).",
                      xaxis_title=f"{metric} ({unit}){' (log scale)' if bins.log else ''}",
-                     yaxis_title="customers", bargap=0.05, showlegend=False, height=380)
-    figure.add_trace(go.Bar(x=x, y=y, width=width, customdata=labels, name="customers",
-                            marker={"color": PALETTE[0]},
-                            hovertemplate="%{customdata}<br>%{y:,} customers<extra></extra>"))
+                     yaxis_title="customers per value" if per_value else "customers",
+                     bargap=0.05, showlegend=False, height=380)
+    figure.add_trace(go.Bar(x=x, y=y, width=width, customdata=list(zip(labels, n)),
+                            name="customers", marker={"color": PALETTE[0]},
+                            hovertemplate="%{customdata[0]}<br>%{customdata[1]:,} customers"
+                                          "<extra></extra>"))
     top = max(y + [1]) * 1.08
     for number, (cut, position) in enumerate(zip(cuts, _cut_positions(cuts, closed, bins)), 1):
         if position is None:

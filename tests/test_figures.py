@@ -40,17 +40,20 @@ def test_a_bin_per_value_centres_bars_on_values_and_cuts_between_them():
                                              [1.0, 3.0], "right,left")
     bars, *cuts = figure.data
     assert list(bars.x) == [1.0, 2.0, 3.0, 4.0] and list(bars.y) == [1_500, 0, 7, 0]
-    assert list(bars.customdata) == ["1 orders", "2 orders", "3 orders", "4 orders"]
+    assert [list(c) for c in bars.customdata] == [["1 orders", 1_500], ["2 orders", 0],
+                                                  ["3 orders", 7], ["4 orders", 0]]
     # "<= 1": 1 is in the lower grade, the line after its bar; "< 3": 3 is above the line
     assert [c.x[0] for c in cuts] == [1.5, 2.5]
-    assert "%{y:,} customers" in bars.hovertemplate
+    assert "%{customdata[1]:,} customers" in bars.hovertemplate
 
 
 def test_ranges_of_integers_cut_at_the_first_value_of_the_upper_grade():
     bins = Bins((0.0, 19.0, 38.0, 57.0), integral=True)
     figure = figures.metric_histogram_figure("recency", "days", bins, {1: 3}, [30.0])
     bars, cut = figure.data
-    assert list(bars.customdata) == ["0 to 18 days", "19 to 37 days", "38 to 56 days"]
+    assert [label for label, _ in bars.customdata] == ["0 to 18 days", "19 to 37 days",
+                                                       "38 to 56 days"]
+    assert list(bars.y) == [0, 3, 0]
     assert cut.x[0] == 31.0  # 30 days is in the lower grade
 
 
@@ -60,11 +63,21 @@ def test_log_bins_draw_on_a_log_axis_with_values_below_the_first_edge_on_the_lef
                                              {BELOW_FIRST_EDGE: 4, 0: 1, 3: 2}, [5.0])
     bars, cut = figure.data
     assert list(bars.y) == [4, 1, 0, 0, 2]
-    assert bars.customdata[0] == "0 or less spend"
+    assert list(bars.customdata[0]) == ["0 or less spend", 4]
     assert [round(x, 6) for x in bars.x] == [-1.5, -0.5, 0.5, 1.5, 2.5]
     assert math.isclose(cut.x[0], math.log10(5.0))
     assert "1,000" in figure.layout.xaxis.ticktext and "log scale" in \
         figure.layout.xaxis.title.text
+
+
+def test_log_bins_of_integers_are_drawn_per_value():
+    bins = Bins((1.0, 2.0, 4.0, 8.0), log=True, integral=True)
+    figure = figures.metric_histogram_figure("frequency", "orders", bins, {0: 90, 1: 60, 2: 40})
+    bars = figure.data[0]
+    assert list(bars.y) == [90, 30, 10]  # 60 customers over 2 and 3 orders; 40 over 4 to 7
+    assert [list(c) for c in bars.customdata] == [["1 orders", 90], ["2 to 3 orders", 60],
+                                                  ["4 to 7 orders", 40]]
+    assert figure.layout.yaxis.title.text == "customers per value"
 
 
 def test_the_grade_grid_colours_cells_by_mean_money_grade_1_on_top():

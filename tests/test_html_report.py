@@ -158,7 +158,8 @@ def test_the_charts_count_every_customer_once(spark, lake):
         F.col("run_id") == lake.latest.run_id).first().customers
     charts = dict(section_figures(spark, lake.lakehouse, None, ["metrics", "grid"]))
     histograms = [charts[f"metrics_{n}"] for n in (1, 2, 3)]
-    assert [sum(figure.data[0].y) for figure in histograms] == [customers] * 3
+    assert [sum(n for _, n in figure.data[0].customdata) for figure in histograms] == [
+        customers] * 3
     grid = charts["grid_1"].data[0]
     assert sum(int(text.split(" ")[0].replace(",", "")) for row in grid.text
                for text in row if text) == customers
