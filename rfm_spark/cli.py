@@ -50,16 +50,18 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override any config key by its dotted path; wins over all")
 
 
-def start(args: argparse.Namespace, app: str, require_output: bool = True, **settings
+def start(args: argparse.Namespace, app: str, require_output: bool = True,
+          check: Callable[[Config], None] = lambda config: None, **settings
           ) -> tuple[Config, SparkSession]:
-    """The job's config and session. The config is loaded and checked before Spark
-    starts (a config on another file system is read through Spark, once it is up);
-    then what needs Spark is checked before any work: regular expressions as Spark runs
-    them, and the lakehouse folder."""
+    """The job's config and session. The config is loaded and checked (also by the
+    job's own `check`) before Spark starts (a config on another file system is read
+    through Spark, once it is up); then what needs Spark is checked before any work:
+    regular expressions as Spark runs them, and the lakehouse folder."""
     remote = [path for path in args.config if is_remote(path) or _elsewhere(path)]
     spark = get_spark(app) if remote else None
     config = job_config(args, require_output, read_text=_spark_text(spark) if spark else None,
                         **settings)
+    check(config)
     spark = spark or get_spark(app)
     check_with_spark(spark, config)
     return config, spark

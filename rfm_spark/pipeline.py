@@ -96,16 +96,17 @@ class History:
 
 @contextlib.contextmanager
 def history(spark: SparkSession, config: Config, source: str | DataFrame | None = None, *,
-            write: bool = False, force: bool = False, also_by: tuple[str, ...] = ()
-            ) -> Iterator[History]:
+            write: bool = False, force: bool = False, also_by: tuple[str, ...] = (),
+            items: bool = False) -> Iterator[History]:
     """Reads and aggregates the input per customer and day (and per partition, store and
-    the `also_by` roles), cached for the block."""
+    the `also_by` roles), cached for the block; with `items`, the flagged rows have the
+    item (`input.columns.item`)."""
     if config.grading.monetary.of == "orders" and has_order_key(config):
         raise ConfigError("runs from the per-customer-day aggregate (backfill, churn) keep "
                           "amounts per customer and day, not per order id: "
                           "grading.monetary.of: orders needs an order to be a day here")
     with settings(spark, session_settings(config.input), f"to read {config.input.csv.encoding}"):
-        ctx = _context(spark, config, source, write, force)
+        ctx = _context(spark, config, source, write, force, items)
         store = ("store",) if _store_outside_partitions(config) else ()
         by = tuple(dict.fromkeys(config.grading.partition_by + store + also_by))
         with Caches(spark) as cache:
@@ -124,14 +125,15 @@ class CleanInput:
 
 
 @contextlib.contextmanager
-def reading(spark: SparkSession, config: Config, source: str | DataFrame | None = None
-            ) -> Iterator[CleanInput]:
+def reading(spark: SparkSession, config: Config, source: str | DataFrame | None = None,
+            *, items: bool = False) -> Iterator[CleanInput]:
     """The input read and flagged exactly as a run reads it (no as-of date: every row
     keeps its reject reason or none), for jobs that read transactions beside a run;
     use it inside the block, where the session reads as the input needs. One pass
-    counts the rows per reject reason (logged) and finds the last used date."""
+    counts the rows per reject reason (logged) and finds the last used date. With
+    `items`, the rows have the item (`input.columns.item`)."""
     with settings(spark, session_settings(config.input), f"to read {config.input.csv.encoding}"):
-        ctx = _context(spark, config, source, write=False, force=False)
+        ctx = _context(spark, config, source, write=False, force=False, items=items)
         flagged = _flagged(_transactions(ctx), ctx, None)
         with stage("read + clean") as counts:
             summary = (flagged.groupBy("reject_reason")
@@ -178,7 +180,7 @@ def _segment(ctx: RunContext, prepared: Prepared, as_of: dt.date | None, run_id:
     return RunResult(run.run_id, run.as_of, tables["rfm_customers"], tables["rfm_segments"],
                      tables["rfm_thresholds"], tables["rfm_rejects"], quality,
                      counts.input_rows, counts.valid_rows, counts.by_reason, graded.count,
-                     ctx.target, migrations, report)
+                     ctx.target, migrations, tables.get("rfm_upgrade_simulation"), report)
 
 
 def migration_between(spark: SparkSession, lakehouse: lh.Lakehouse, from_run_id: str,
@@ -224,7 +226,7 @@ def _migration(spark: SparkSession, lakehouse: lh.Lakehouse, from_run: lh.RunInf
 
 
 def _context(spark: SparkSession, config: Config, source: str | DataFrame | None, write: bool,
-             force: bool) -> RunContext:
+             force: bool, items: bool = False) -> RunContext:
     """The run's input checked and fingerprinted, its path as Spark resolves it (so `/x`
     and `file:/x` make the same run id), and where it is written."""
     source = config.input.path if source is None else source
@@ -237,16 +239,18 @@ def _context(spark: SparkSession, config: Config, source: str | DataFrame | None
     else:
         config = config.with_input_path(None)
         found = Source(frame=source)
-    return RunContext(spark, config, found, _lakehouse(config) if write else None, force)
+    return RunContext(spark, config, found, _lakehouse(config) if write else None, force, items)
 
 
 def _transactions(ctx: RunContext) -> DataFrame:
     source, columns = ctx.source, ctx.config.input
     with stage("read") as counts:
         if source.frame is not None:
-            raw = select_roles(source.frame, columns.columns, "the input DataFrame")
+            raw = select_roles(source.frame, columns.columns, "the input DataFrame",
+                               items=ctx.items)
         else:
-            raw = read_source(ctx.spark, source.path, columns, source.snapshot.delta_version)
+            raw = read_source(ctx.spark, source.path, columns, source.snapshot.delta_version,
+                              items=ctx.items)
         counts["columns"] = ", ".join(raw.columns)
     zone = ctx.spark.conf.get("spark.sql.session.timeZone")
     return to_transactions(raw, columns.date_format, columns.csv.decimal, columns.timezone, zone)

@@ -39,10 +39,14 @@ TRANSACTION_SCHEMA = T.StructType([
     T.StructField("store", T.StringType()),
     T.StructField("country", T.StringType()),
     T.StructField("channel", T.StringType()),
+    T.StructField("item", T.StringType()),
     T.StructField("malformed", T.BooleanType(), nullable=False),
 ])
 ROLES = ("customer_id", "date", "amount", "order_id", "quantity", "unit_price", "store",
-         "country", "channel")
+         "country", "channel", "item")
+# Read only by the jobs that need it (`items=True`): a run never fails on an item column
+# its input lacks.
+ITEM_ROLES = ("item",)
 
 # Spark's own charsets; others (cp1251 for 1C exports) need Java's, a session setting.
 _SPARK_CHARSETS = {"us-ascii", "iso-8859-1", "utf-8", "utf-16be", "utf-16le", "utf-16",
@@ -61,7 +65,7 @@ def session_settings(source: Input) -> dict[str, str]:
 
 
 def read_source(spark: SparkSession, path: str, source: Input,
-                delta_version: int | None = None) -> DataFrame:
+                delta_version: int | None = None, items: bool = False) -> DataFrame:
     """The mapped columns of the source at `path` (a Delta table at `delta_version`),
     see `select_roles`."""
     if source.format == "csv":
@@ -71,15 +75,16 @@ def read_source(spark: SparkSession, path: str, source: Input,
         if delta_version is not None:
             reader = reader.option("versionAsOf", delta_version)
         raw = reader.load(path)
-    return select_roles(raw, source.columns, path, from_files=True)
+    return select_roles(raw, source.columns, path, from_files=True, items=items)
 
 
-def select_roles(raw: DataFrame, columns: Columns, where: str, from_files: bool = False
-                 ) -> DataFrame:
-    """The mapped columns renamed to their roles, in their source types, with what a
-    quarantine needs: `malformed`, `raw_line` (a malformed CSV record as read), `values`
-    (every source column, as a struct) and `source_file`."""
-    mapping = {role: column for role, column in columns.mapped().items() if role in ROLES}
+def select_roles(raw: DataFrame, columns: Columns, where: str, from_files: bool = False,
+                 items: bool = False) -> DataFrame:
+    """The mapped columns renamed to their roles (the item only with `items`), in their
+    source types, with what a quarantine needs: `malformed`, `raw_line` (a malformed CSV
+    record as read), `values` (every source column, as a struct) and `source_file`."""
+    mapping = {role: column for role, column in columns.mapped().items()
+               if role in ROLES and (items or role not in ITEM_ROLES)}
     missing = {role: column for role, column in mapping.items() if column not in raw.columns}
     if missing:
         listed = ", ".join(f"input.columns.{role}: {column!r}"
@@ -189,6 +194,7 @@ def to_transactions(source: DataFrame, date_format: str, decimal: str = ".",
         _optional(source, "store", "string").alias("store"),
         _optional(source, "country", "string").alias("country"),
         _optional(source, "channel", "string").alias("channel"),
+        _optional(source, "item", "string").alias("item"),
         F.col("malformed"),
         *QUARANTINE_COLUMNS,
     )

@@ -1,8 +1,8 @@
 """The steps of a segmentation run, each a function of a small context and what the step
 before gave: count rows -> quality report -> as-of date and run id -> churn period ->
-grade and segment customers -> the run's tables -> write -> report (`output.report`).
-`pipeline.py` calls them in that order, for one as-of date or, from one aggregate, for
-many.
+grade and segment customers -> the run's tables (with the upgrade simulation when
+configured) -> write -> report (`output.report`). `pipeline.py` calls them in that order,
+for one as-of date or, from one aggregate, for many.
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from rfm_spark.read import read_errors
 from rfm_spark.registry import METRICS
 from rfm_spark.segments import assign_segments, attributes, code_frame, segment_summary
 from rfm_spark.session import Caches
+from rfm_spark.simulation import tier_ladder, upgrade_simulation
 from rfm_spark.tables import ATTEMPT, TABLES
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class RunContext:
     source: Source
     target: lh.Lakehouse | None    # None: compute, write nothing
     force: bool = False
+    items: bool = False            # read input.columns.item too (the basket job)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +91,7 @@ class RunResult:
     customer_count: int
     written_to: lh.Lakehouse | None
     migrations: list[tuple[str, str]]  # (from, to) run ids of the migrations written
+    upgrade: DataFrame | None = None   # rfm_upgrade_simulation rows, when configured
     report_path: str | None = None     # the HTML report written (`output.report`)
 
 
@@ -199,6 +202,10 @@ def run_tables(ctx: RunContext, graded: Graded, flagged: DataFrame, counts: RowC
         "rfm_rejects": rejects(flagged, config, counts.by_reason),
         "rfm_quality": quality_frame(ctx.spark, quality),
     }
+    upgrade = config.simulation.upgrade
+    if upgrade is not None:
+        frames["rfm_upgrade_simulation"] = upgrade_simulation(
+            graded.customers, upgrade, tier_ladder(config.grading))
     return {"rfm_customers": graded.customers, **{
         name: frame.transform(with_run, run).transform(conform, layout(config, name))
         for name, frame in frames.items()}}

@@ -11,7 +11,12 @@ Shape, per customer:
 - visits (days) spread over that window, each a basket of one or more rows, all in one
   sales channel (about 30% channel 1, 70% channel 2);
 - articles drawn with a skew towards popular ones from ~105k ids, each with its own
-  log-normal price (mean about 0.028, right-skewed, capped at 0.59) and small discounts.
+  log-normal price (mean about 0.028, right-skewed, capped at 0.59) and small discounts;
+- co-purchases: in a fifth of the visits with two or more rows, the first row is the
+  first article of a planted pair and, 70% of the time, the second row its second
+  article; one pair for regular customers (`REGULAR_VISITS` visits or more, over as many
+  days or more) and another for occasional ones, so that rules differ between segments (`PLANTED_PAIRS`, with
+  their article ids in `planted_pair_ids`).
 """
 from __future__ import annotations
 
@@ -33,6 +38,24 @@ MEAN_LIFETIME_DAYS = 300
 PRICE_MEAN, PRICE_SIGMA, PRICE_CAP = 0.028, 0.65, 0.59
 ONLINE_SHARE = 0.7          # sales_channel_id 2
 PLANTED_STOP_DAYS = 365     # the planted churn signal's online customers stop in the last year
+# Article numbers (before the id formula) bought together: rarely drawn otherwise.
+PLANTED_PAIRS = {"regular": (1_001, 1_002), "occasional": (2_001, 2_002)}
+PAIR_SHARE = 0.2            # of the visits with two or more rows
+PAIR_FOLLOWS = 0.7          # how often the pair's second article is bought with its first
+REGULAR_VISITS = 5
+
+
+ARTICLE_ID_BASE, ARTICLE_ID_STEP = 1_000_000_000, 37   # H&M-looking 10-digit ids
+
+
+def article_id(article: Column) -> Column:
+    return F.lit(ARTICLE_ID_BASE) + article * ARTICLE_ID_STEP
+
+
+def planted_pair_ids() -> dict[str, tuple[str, str]]:
+    """The planted pairs' article ids, as text (how the basket job reads items)."""
+    return {taste: tuple(str(ARTICLE_ID_BASE + a * ARTICLE_ID_STEP) for a in pair)
+            for taste, pair in PLANTED_PAIRS.items()}
 
 
 def _uniform(seed: int, purpose: str, *ids: Column) -> Column:
@@ -102,7 +125,8 @@ def generate_transactions(spark: SparkSession, rows: int, customers: int, seed: 
         .withColumn("lines", F.least(F.col("basket"),
                                      F.col("n_rows") - F.col("visit") * F.col("basket")))
     )
-    article = F.floor(F.pow(_uniform(seed, "article", customer, visit, line), 2) * ARTICLES)
+    drawn = F.floor(F.pow(_uniform(seed, "article", customer, visit, line), 2) * ARTICLES)
+    article = F.when(_paired(seed, visit, line), _pair_article(line)).otherwise(drawn)
     price_mu = math.log(PRICE_MEAN) - PRICE_SIGMA ** 2 / 2
     list_price = F.exp(price_mu + PRICE_SIGMA * _normal(seed, "price", F.col("article")))
     discount = F.when(_uniform(seed, "discount", customer, visit, line) < 0.2,
@@ -116,11 +140,29 @@ def generate_transactions(spark: SparkSession, rows: int, customers: int, seed: 
             F.date_add(F.lit(FIRST_DAY), F.col("day").cast("int")).alias("t_dat"),
             F.sha2(F.concat_ws(":", F.lit(seed), customer.cast("string")), 256)
             .alias("customer_id"),
-            (F.lit(1_000_000_000) + F.col("article") * 37).alias("article_id"),
+            article_id(F.col("article")).alias("article_id"),
             F.round(F.least(list_price * discount, F.lit(PRICE_CAP)), 6).alias("price"),
             F.col("channel").alias("sales_channel_id"),
         )
     )
+
+
+def _paired(seed: int, visit: Column, line: Column) -> Column:
+    """The rows of a planted co-purchase: the first, and mostly the second."""
+    customer = F.col("customer")
+    planted = (F.col("lines") >= 2) & (_uniform(seed, "pair", customer, visit) < PAIR_SHARE)
+    follows = _uniform(seed, "pair_follows", customer, visit) < PAIR_FOLLOWS
+    return planted & ((line == 0) | ((line == 1) & follows))
+
+
+def _pair_article(line: Column) -> Column:
+    """Regular customers' pair, or occasional ones'. Regular: enough visits over enough
+    days to be many orders (a churned customer's visits may all fall on one day)."""
+    window = F.col("end_day") - F.col("start_day") + 1
+    regular = (F.col("visits") >= REGULAR_VISITS) & (window >= REGULAR_VISITS)
+    (a, b), (c, d) = PLANTED_PAIRS["regular"], PLANTED_PAIRS["occasional"]
+    return (F.when(regular, F.when(line == 0, a).otherwise(b))
+            .otherwise(F.when(line == 0, c).otherwise(d)))
 
 
 def campaign_responses(members: DataFrame, start_date: dt.date, window_days: int,
@@ -140,7 +182,7 @@ def campaign_responses(members: DataFrame, start_date: dt.date, window_days: int
     day = F.floor(_uniform(seed, "response_day", customer) * window_days).cast("int")
     return (members.where(_uniform(seed, "respond", customer) < F.lit(float(base_rate)) + extra)
             .select(F.date_add(F.lit(start_date), day).alias("t_dat"), customer,
-                    (F.lit(1_000_000_000) + article.cast("long") * 37).alias("article_id"),
+                    article_id(article.cast("long")).alias("article_id"),
                     F.round(F.least(price, F.lit(PRICE_CAP)), 6).alias("price"),
                     F.when(_uniform(seed, "response_channel", customer) < ONLINE_SHARE,
                            F.lit(2)).otherwise(F.lit(1)).alias("sales_channel_id")))

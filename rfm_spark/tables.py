@@ -298,11 +298,77 @@ CHURN_MODELS = Table("rfm_churn_models", "one row per trained churn model", (
     Col("model_path", "string", "the fitted MLlib pipeline (`PipelineModel.load`)")),
     partition_by=None, run_table=False)
 
+_LEVEL = (Col("level", "string", "`segment`, `group` or `all` (`basket.level`)"),
+          Col("value", "string", "the segment or group (`all` for every customer)"))
+
+BASKET_RULES = Table("rfm_basket_rules", "one row per run, level value and association rule "
+                                         "(`jobs/basket.py`); a run's rules of one level are "
+                                         "replaced in one commit", (
+    *_run(*_LEVEL),
+    Col("antecedent", "array<string>", "the items bought (sorted item ids)"),
+    Col("consequent", "array<string>", "the item they lead to (FP-Growth gives one)"),
+    Col("antecedent_baskets", "bigint", "the value's baskets holding the antecedent"),
+    Col("consequent_baskets", "bigint", "the value's baskets holding the consequent"),
+    Col("baskets", "bigint", "the value's baskets holding both"),
+    Col("level_baskets", "bigint", "the value's baskets (of at most `basket.max_items` items)"),
+    Col("support", "double", "baskets / level_baskets"),
+    Col("confidence", "double", "baskets / antecedent_baskets"),
+    Col("lift", "double", "confidence / (consequent_baskets / level_baskets)"),
+    Col("population_lift", "double", "the rule's lift over every customer's baskets"),
+    Col("p_value", "double", "one-sided Fisher exact test of a positive association"),
+    Col("p_value_adjusted", "double", "Benjamini-Hochberg, across the value's mined rules")),
+    run_table=False)
+
+RECOMMENDATIONS = Table("rfm_recommendations", "the top `basket.recommend` items per customer "
+                                               "of a run, from their level value's rules; a "
+                                               "run's rows are replaced in one commit", (
+    Col("run_id", "string", "the run"),
+    Col("customer_id", "string", "as in the run's rfm_customers"),
+    Col("rank", "int", "1 = the best item for the customer"),
+    Col("item", "string", "the item recommended (never one bought in `basket.recent_days`)"),
+    Col("score", "double", "the confidence of the best rule leading to it"),
+    Col("rule", "array<string>", "that rule's antecedent: what the customer bought")),
+    run_table=False)
+
+BASKET_EVALUATION = Table("rfm_basket_evaluation", "one row per run, holdout and level value "
+                                                   "(`jobs/basket.py --holdout-days`)", (
+    *_run(*_LEVEL),
+    Col("holdout_days", "int", "rules mined up to the cutoff, checked on the days after it"),
+    Col("cutoff_date", "date", "as_of_date minus holdout_days"),
+    Col("customers", "bigint", "customers with a recommendation at the cutoff"),
+    Col("customers_hit", "bigint", "of them, those who bought a recommended item after it"),
+    Col("hit_rate", "double", "customers_hit / customers"),
+    Col("recommendations", "bigint", "items recommended"),
+    Col("recommendations_hit", "bigint", "items recommended and bought after the cutoff"),
+    Col("precision", "double", "recommendations_hit / recommendations"),
+    Col("popular_hit_rate", "double", "hit rate of the value's most popular items instead "
+                                      "(the baseline the rules should beat)")),
+    run_table=False)
+
+UPGRADE_SIMULATION = Table("rfm_upgrade_simulation", "one row per run, scenario and step up "
+                                                     "the monetary tiers (source 003)", _run(
+    Col("scenario", "string", "`simulation.upgrade.scenarios` name"),
+    Col("from_grade", "int", "the tier the candidates are in"),
+    Col("to_grade", "int", "the next tier up (more monetary)"),
+    Col("tier_customers", "bigint", "customers in from_grade"),
+    Col("candidates", "bigint", "its top ceil(top_share x tier_customers) by monetary (ties: "
+                                "customer id)"),
+    Col("candidates_monetary", "decimal(38,8)", "their monetary"),
+    Col("target_value", "decimal(38,8)", "to_grade's smallest (or median) monetary"),
+    Col("gap_total", "decimal(38,8)", "sum over candidates of target_value minus monetary"),
+    Col("conversion_rate", "double", "the scenario's assumed rate for the step"),
+    Col("expected_upgrades", "double", "conversion_rate x candidates"),
+    Col("expected_uplift", "decimal(38,8)", "conversion_rate x gap_total"),
+    Col("uplift_share", "double", "expected_uplift / every customer's monetary"),
+    _ATTEMPT))
+
 SEGMENTATION_TABLES = (CUSTOMERS, SEGMENTS, THRESHOLDS, REJECTS, QUALITY, RUNS, MIGRATIONS)
 CAMPAIGN_TABLES = (CAMPAIGNS, CAMPAIGN_MEMBERS, CAMPAIGN_RESULTS)
 CHURN_TABLES = (CHURN_MODELS, CHURN_SCORES)
+BASKET_TABLES = (BASKET_RULES, RECOMMENDATIONS, BASKET_EVALUATION)
 TABLES: dict[str, Table] = {table.name: table for table in
-                            (*SEGMENTATION_TABLES, *CAMPAIGN_TABLES, *CHURN_TABLES)}
+                            (*SEGMENTATION_TABLES, UPGRADE_SIMULATION, *CAMPAIGN_TABLES,
+                             *CHURN_TABLES, *BASKET_TABLES)}
 RUN_TABLES = tuple(name for name, table in TABLES.items() if table.run_table)
 
 # Names a group attribute must not take: any column of a table that holds segments.

@@ -4,7 +4,9 @@ lane), a client of a
 Spark Connect server started here in its own process, so this process has no JVM."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import os
 import socket
 import subprocess
@@ -267,3 +269,34 @@ def spark_submitted(spark, tmp_path_factory):
                                "RFM_TEST_KEY": "s3cret"})
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     return SimpleNamespace(done=done, root=root)
+
+
+HM_CONFIGS = ["--config", str(REPO / "conf/default.yaml"), "--config",
+              str(REPO / "conf/sources/hm.yaml")]
+
+
+def run_job(main, *argv) -> tuple[int, str]:
+    """A job's `main` called in this process: its exit code and what it printed."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(list(argv))
+    return code, printed.getvalue()
+
+
+@pytest.fixture(scope="session")
+def hm_run(spark, tmp_path_factory):
+    """Generated H&M-shaped data with the planted churn signal and co-purchases (200,000
+    rows, 20,000 customers) and one run of it (`source:hm`), in a lakehouse that the
+    churn, basket and simulation tests add their tables to."""
+    from types import SimpleNamespace
+
+    from rfm_spark.jobs import generate, segment
+    from rfm_spark.lakehouse import Lakehouse, read_table
+    folder = tmp_path_factory.mktemp("hm_run")
+    data, root = str(folder / "transactions"), str(folder / "lake")
+    assert run_job(generate.main, "--output", data, "--rows", "200000", "--customers", "20000",
+                   "--seed", "5", "--churn-signal")[0] == 0
+    assert run_job(segment.main, *HM_CONFIGS, "--input", data, "--lakehouse", root)[0] == 0
+    run = read_table(spark, Lakehouse(root=root), "rfm_runs").first()
+    return SimpleNamespace(data=data, root=root, lakehouse=Lakehouse(root=root),
+                           run_id=run.run_id, as_of=run.as_of_date, folder=folder)

@@ -1,8 +1,6 @@
 """Churn end to end through the job: generated H&M-shaped data with a planted churn
 driver (online-only customers stop, store-only ones stay), a run, `rfm-churn`, both
 tables, the notebook; and the bad inputs that stop it before anything is written."""
-import contextlib
-import io
 import runpy
 from types import SimpleNamespace
 
@@ -10,33 +8,18 @@ import pytest
 from pyspark.ml import PipelineModel
 from pyspark.sql import functions as F
 
-from conftest import REPO
-from rfm_spark.jobs import churn, generate, segment
-from rfm_spark.lakehouse import Lakehouse, read_table, stored
+from conftest import HM_CONFIGS as CONFIGS, REPO, run_job as job
+from rfm_spark.jobs import churn
+from rfm_spark.lakehouse import read_table, stored
 from rfm_spark.tables import CHURN_MODELS, CHURN_SCORES
 
 pytestmark = pytest.mark.e2e
-CONFIGS = ["--config", str(REPO / "conf/default.yaml"), "--config", "source:hm"]
 QUICK = ["--set", "churn.observations=3"]
 
 
-def job(main, *argv):
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        code = main(list(argv))
-    return code, printed.getvalue()
-
-
 @pytest.fixture(scope="module")
-def lake(spark, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("churn")
-    data, root = str(folder / "transactions"), str(folder / "lake")
-    assert job(generate.main, "--output", data, "--rows", "200000", "--customers", "20000",
-               "--seed", "5", "--churn-signal")[0] == 0
-    assert job(segment.main, *CONFIGS, "--input", data, "--lakehouse", root)[0] == 0
-    run = read_table(spark, Lakehouse(root=root), "rfm_runs").first()
-    return SimpleNamespace(data=data, root=root, lakehouse=Lakehouse(root=root),
-                           run_id=run.run_id, folder=folder)
+def lake(hm_run):
+    return hm_run
 
 
 @pytest.fixture(scope="module")
@@ -103,25 +86,25 @@ def test_the_churn_notebook_renders_locally(spark, lake, trained, monkeypatch, t
         assert "<script" in html and '<script src="http' not in html
 
 
-@pytest.fixture(scope="module")
-def untrained(spark, lake):
-    """A lakehouse with the same run and no churn model."""
-    fresh = str(lake.folder / "untrained")
-    assert job(segment.main, *CONFIGS, "--input", lake.data, "--lakehouse", fresh)[0] == 0
-    return fresh, read_table(spark, Lakehouse(root=fresh), "rfm_runs").first().run_id
+LATE = "t_dat,customer_id,article_id,price,sales_channel_id\n2020-10-01,c1,1,0.5,1\n"
 
 
 @pytest.mark.parametrize("arguments, code, message", [
     (["--run-id", "nope"], 2, "no succeeded run 'nope'"),
     (["--set", "churn.horizon_days=900"], 1, "is too short for a 900-day horizon"),
     (["--set", "churn.min_class_rows=1000000"], 1, "too few rows to train on"),
+    # Transactions that all come after the run's as-of date.
+    (["--input", "LATE"], 1, "no used purchase on or before the run's as-of date"),
 ])
-def test_bad_input_stops_before_anything_is_written(spark, lake, untrained, caplog, arguments,
-                                                    code, message):
-    fresh, run_id = untrained
-    argv = [*CONFIGS, "--input", lake.data, "--lakehouse", fresh, *QUICK]
+def test_bad_input_stops_before_anything_is_written(spark, lake, trained, tmp_path, caplog,
+                                                    arguments, code, message):
+    (tmp_path / "late.csv").write_text(LATE)
+    arguments = [str(tmp_path / "late.csv") if a == "LATE" else a for a in arguments]
+    argv = [*CONFIGS, "--input", lake.data, "--lakehouse", lake.root, *QUICK]
     if "--run-id" not in arguments:
-        argv += ["--run-id", run_id]
+        argv += ["--run-id", lake.run_id]
+    before = [stored(spark, lake.lakehouse, t.name).count() for t in (CHURN_MODELS, CHURN_SCORES)]
     assert job(churn.main, *argv, *arguments)[0] == code
     assert message in caplog.text
-    assert not Lakehouse(root=fresh).exists(spark, "rfm_churn_models")
+    assert [stored(spark, lake.lakehouse, t.name).count()
+            for t in (CHURN_MODELS, CHURN_SCORES)] == before

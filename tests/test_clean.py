@@ -9,9 +9,9 @@ D = dt.date
 
 
 def transactions(spark, rows):
-    """Rows of (customer, date, amount, order, quantity, store, country, channel), padded
-    with NULLs."""
-    full = [(*row, *([None] * (8 - len(row))), False) for row in rows]
+    """Rows of (customer, date, amount, order, quantity, store, country, channel, item),
+    padded with NULLs."""
+    full = [(*row, *([None] * (9 - len(row))), False) for row in rows]
     money = [(c, d, None if a is None else Decimal(str(a)), *rest) for c, d, a, *rest in full]
     return spark.createDataFrame(money, TRANSACTION_SCHEMA)
 
@@ -63,7 +63,7 @@ def test_default_policy_keeps_cancellations_and_needs_no_as_of(spark):
 
 def test_malformed_rows_are_rejected_first(spark):
     frame = spark.createDataFrame(
-        [("c1", D(2024, 1, 1), Decimal(1), None, None, None, None, None, True)], TRANSACTION_SCHEMA)
+        [("c1", D(2024, 1, 1), Decimal(1), None, None, None, None, None, None, True)], TRANSACTION_SCHEMA)
     assert reasons(flag_rejects(frame, Clean(), None)) == {"c1": "malformed_row"}
 
 

@@ -8,6 +8,7 @@ from conftest import CONNECT, REPO, write_yaml
 
 from rfm_spark.jobs import backfill, codes, migrate, segment
 from rfm_spark.lakehouse import Lakehouse, read_table
+from rfm_spark.tables import UPGRADE_SIMULATION
 
 PYTHON = REPO / ".venv" / "bin" / "python"
 SPARK_SUBMIT = REPO / ".venv" / "bin" / "spark-submit"
@@ -115,11 +116,12 @@ PRESETS = [["sms27", "sms27_fixed_frequency"], ["pharmacy_rfma"], ["hm_groups"],
 
 
 def test_every_preset_runs_through_the_segment_job(spark, generated_csv, tmp_path, capsys):
-    # One preset written (its tables take its columns: warmth, a_grade); the others
-    # segmented and printed with --dry-run.
+    # Two presets written (pharmacy_rfma's tables take its columns: warmth, a_grade;
+    # online_retail's run simulates source 003's upgrade); the others segmented and
+    # printed with --dry-run.
     from rfm_spark.config import code_table, load_config
     lake = tmp_path / "lake"
-    written = {"pharmacy_rfma"}
+    written = {"pharmacy_rfma", "online_retail"}
     for names in PRESETS:
         configs = [str(REPO / "conf/default.yaml")] + [
             str(REPO / f"conf/presets/{name}.yaml") for name in names]
@@ -132,6 +134,7 @@ def test_every_preset_runs_through_the_segment_job(spark, generated_csv, tmp_pat
         assert f"run {run_id} " in printed
         assert any(entry.segment in printed for entry in table.values()), names
         assert ("tables: " in printed) == (run_id in written)
+        assert ("upgrade simulation" in printed) == (run_id == "online_retail")
     customers = spark.read.format("delta").load(f"{lake}/rfm_customers")
     runs = {r.run_id: r for r in spark.read.format("delta").load(f"{lake}/rfm_runs").collect()}
     assert set(runs) == written and runs["pharmacy_rfma"].churn_period_days == 105
@@ -144,7 +147,14 @@ def test_every_preset_runs_through_the_segment_job(spark, generated_csv, tmp_pat
         assert held and held <= allowed, run_id
         assert mine.count() == runs[run_id].customers
     assert {"warmth", "warmth_name", "a_grade"} <= set(customers.columns)
-    assert customers.where("a_grade IS NULL OR warmth IS NULL").count() == 0
+    pharmacy = customers.where(customers.run_id == "pharmacy_rfma")
+    assert pharmacy.where("a_grade IS NULL OR warmth IS NULL").count() == 0
+    # Source 003's scenario: C -> B at 0, B -> A at 80%, A -> S at 50% (M 4 = best).
+    upgrade = spark.read.format("delta").load(f"{lake}/rfm_upgrade_simulation")
+    assert [(f.name, f.dataType.simpleString()) for f in upgrade.schema.fields] == list(
+        UPGRADE_SIMULATION.layout())
+    steps = sorted((r.from_grade, r.to_grade, r.conversion_rate) for r in upgrade.collect())
+    assert steps == [(1, 2, 0.0), (2, 3, 0.8), (3, 4, 0.5)]
 
 
 def test_codes_cli_prints_every_code_and_names_coverage_errors(tmp_path, capsys):

@@ -15,7 +15,7 @@ from conftest import REPO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ENTRY_POINTS = {"rfm-segment", "rfm-backfill", "rfm-migrate", "rfm-campaign", "rfm-churn",
-                "rfm-report", "rfm-generate", "rfm-codes"}
+                "rfm-basket", "rfm-simulate", "rfm-report", "rfm-generate", "rfm-codes"}
 OTHER_PYSPARK = "4.1.1"  # what a Databricks runtime may hold
 
 
@@ -94,7 +94,7 @@ def test_every_bundle_task_calls_an_entry_point_of_the_wheel(wheel):
         for path in REPO.glob(pattern):
             jobs.update(yaml.safe_load(path.read_text())["resources"]["jobs"])
     assert {"rfm_segment", "rfm_backfill", "rfm_campaign_assign", "rfm_campaign_measure",
-            "rfm_report", "rfm_notebooks"} <= set(jobs)
+            "rfm_churn", "rfm_basket", "rfm_simulate", "rfm_report", "rfm_notebooks"} <= set(jobs)
     entry_points = wheel_entry_points(wheel)
     variables = set(bundle["variables"])
     for name, job in jobs.items():

@@ -32,11 +32,11 @@ def test_csv_keeps_ids_as_text_and_flags_what_does_not_parse(spark, tmp_path):
         "day": "20240106", "client": "00044", "sum": "abc", "extra": "x"}
     got = got.select(*TRANSACTION_SCHEMA.fieldNames())
     expected = spark.createDataFrame([
-        ("00042", dt.date(2024, 1, 5), Decimal("12.5"), None, None, None, None, None, False),
-        ("00043", None, Decimal(1), None, None, None, None, None, False),
-        ("00044", dt.date(2024, 1, 6), None, None, None, None, None, None, False),
-        ("00045", dt.date(2024, 1, 7), None, None, None, None, None, None, True),
-        (None, None, None, None, None, None, None, None, False),
+        ("00042", dt.date(2024, 1, 5), Decimal("12.5"), None, None, None, None, None, None, False),
+        ("00043", None, Decimal(1), None, None, None, None, None, None, False),
+        ("00044", dt.date(2024, 1, 6), None, None, None, None, None, None, None, False),
+        ("00045", dt.date(2024, 1, 7), None, None, None, None, None, None, None, True),
+        (None, None, None, None, None, None, None, None, None, False),
     ], TRANSACTION_SCHEMA)
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 

@@ -8,26 +8,30 @@ from typing import Any
 from rfm_spark.config.checks import check_config, code_table
 from rfm_spark.config.loader import Layers, ReadText, build, is_remote, nest, parse_override, \
     read_document
-from rfm_spark.config.model import (Bands, Churn, ChurnPercentile, Clean, Columns, Config,
-                                    Csv, Grading, GridCell, GroupRule, Input, Metrics,
-                                    MetricGrading, Output, Pseudonymise, Quality, Score,
-                                    SecretRef, SegmentRule, TagRule)
+from rfm_spark.config.model import (Bands, Basket, Churn, ChurnPercentile, Clean, Columns,
+                                    Config, Csv, Grading, GridCell, GroupRule, Input, Metrics,
+                                    MetricGrading, Output, Pseudonymise, Quality, Scenario,
+                                    Score, SecretRef, SegmentRule, Simulation, TagRule, Upgrade)
 from rfm_spark.errors import ConfigError
 
-__all__ = ["Bands", "Churn", "ChurnPercentile", "Clean", "Columns", "Config", "ConfigError",
-           "Csv", "Grading", "GridCell", "GroupRule", "Input", "Metrics", "MetricGrading",
-           "Output", "Pseudonymise", "Quality", "Score", "SecretRef", "SegmentRule", "TagRule",
-           "code_table", "is_remote", "load_config"]
+__all__ = ["Bands", "Basket", "Churn", "ChurnPercentile", "Clean", "Columns", "Config",
+           "ConfigError", "Csv", "Grading", "GridCell", "GroupRule", "Input", "Metrics",
+           "MetricGrading", "Output", "Pseudonymise", "Quality", "Scenario", "Score",
+           "SecretRef", "SegmentRule", "Simulation", "TagRule", "Upgrade", "code_table",
+           "is_remote", "load_config"]
 
 
 def load_config(paths: list[str | Path], overrides: list[str] = (),
-                settings: dict[str, Any] | None = None, read_text: ReadText | None = None
-                ) -> Config:
+                settings: dict[str, Any] | None = None, read_text: ReadText | None = None,
+                documents: dict[str, dict] | None = None) -> Config:
     """Merge YAML files key by key (later wins), then `settings` (dotted key -> value, from
     command-line flags), then `key=value` overrides (`--set`), and validate. A path may
     name a shipped preset (`preset:sms27`, `source:hm`); one on another file system is
-    read with `read_text`."""
+    read with `read_text`. `documents` (name -> mapping, e.g. a run's stored config) are
+    layered first."""
     layers = Layers()
+    for name, document in (documents or {}).items():
+        layers.add(document, name, Config)
     for path in paths:
         layers.add(read_document(path, read_text), str(path), Config)
     for key, value in (settings or {}).items():

@@ -17,6 +17,7 @@ def check_config(config: Config, layers: Layers) -> None:
     _check_columns_used(config, layers)
     _check_cuts(config, layers)
     _check_rules(config, layers)
+    _check_upgrade(config, layers)
 
 
 def _check_sections(node, prefix: str, layers: Layers) -> None:
@@ -63,6 +64,25 @@ def _check_cuts(config: Config, layers: Layers) -> None:
         values = [Decimal(churn) if value == "churn_period" else value for value, _ in cuts]
         if values != sorted(set(values)):
             raise layers.error(path, "must be strictly increasing")
+
+
+def _check_upgrade(config: Config, layers: Layers) -> None:
+    """The upgrade simulation moves customers along one ladder of monetary tiers: one
+    conversion rate per step between the configured grades."""
+    upgrade = config.simulation.upgrade
+    if upgrade is None:
+        return
+    grading = config.grading
+    if grading.partition_by or grading.monetary.within:
+        raise layers.error("simulation.upgrade", "needs monetary grades over all customers "
+                                                 "(no grading.partition_by, no monetary.within)")
+    steps = grading.monetary.grade_count - 1
+    for index, scenario in enumerate(upgrade.scenarios):
+        if len(scenario.rates(steps)) != steps:
+            raise layers.error(f"simulation.upgrade.scenarios[{index}].conversion",
+                               f"gives {len(scenario.rates(steps))} rates; the "
+                               f"{steps + 1} monetary grades make {steps} steps: give one "
+                               "rate, or one per step from the lowest tier upward")
 
 
 def _check_rules(config: Config, layers: Layers) -> None:

@@ -10,7 +10,7 @@ import hashlib
 import re
 import typing
 from decimal import Decimal
-from typing import Any, Callable, Literal, Optional
+from typing import Any, Callable, Literal, Optional, Union
 
 import yaml
 
@@ -33,6 +33,7 @@ class Columns:
     store: Optional[str] = None
     country: Optional[str] = None
     channel: Optional[str] = None
+    item: Optional[str] = None     # product id: read only by jobs/basket.py
 
     def mapped(self) -> dict[str, str]:
         """Role -> source column, for every role that is mapped."""
@@ -451,6 +452,75 @@ class Churn:
 
 
 @dataclasses.dataclass(frozen=True)
+class Basket:
+    """Cross-sell rules per segment (`jobs/basket.py`, source 000): FP-Growth on each
+    level value's baskets, and the recommendations drawn from them; not part of a
+    run's hash."""
+    level: Literal["segment", "group", "all"] = "segment"
+    max_items: int = 50                    # baskets with more distinct items: left out
+    min_baskets: int = 50                  # an itemset's baskets, in each level value
+    min_support: Optional[float] = None    # a share of the value's baskets; replaces min_baskets
+    min_confidence: float = 0.05
+    max_rules: int = 100                   # per level value, the strongest by lift
+    recommend: int = 5                     # items per customer
+    recent_days: int = 90                  # purchases the rules' antecedents are matched on
+    max_combinations: int = 1_000_000      # distinct rule counts the driver tests (Fisher)
+
+    def check(self, fail: Fail) -> None:
+        for key in ("min_baskets", "max_rules", "recommend", "recent_days", "max_combinations"):
+            if getattr(self, key) < 1:
+                raise fail(key, "must be at least 1")
+        if self.max_items < 2:
+            raise fail("max_items", "must be at least 2 (a rule needs two items)")
+        if self.min_support is not None and not 0 < self.min_support <= 1:
+            raise fail("min_support", "must be a share in (0, 1]")
+        if not 0 <= self.min_confidence <= 1:
+            raise fail("min_confidence", "must be a share in [0, 1]")
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    """A conversion assumption: one rate for every step, or one per step from the lowest
+    monetary tier upward."""
+    name: str
+    conversion: Union[float, tuple[float, ...]]
+
+    def rates(self, steps: int) -> tuple[float, ...]:
+        return (self.conversion,) * steps if isinstance(self.conversion, float) \
+            else self.conversion
+
+    def check(self, fail: Fail) -> None:
+        rates = (self.conversion,) if isinstance(self.conversion, float) else self.conversion
+        if not rates or not all(0 <= rate <= 1 for rate in rates):
+            raise fail("conversion", "must be rates in [0, 1]")
+
+
+@dataclasses.dataclass(frozen=True)
+class Upgrade:
+    """Source 003's membership upgrade: the top `top_share` spenders of each monetary
+    tier moved to the next tier's floor (or median), times an assumed conversion."""
+    top_share: float = 0.25
+    target: Literal["next_floor", "next_median"] = "next_floor"
+    scenarios: tuple[Scenario, ...] = (Scenario("half convert", 0.5),)
+
+    def check(self, fail: Fail) -> None:
+        if not 0 < self.top_share <= 1:
+            raise fail("top_share", "must be a share in (0, 1]")
+        if not self.scenarios:
+            raise fail("scenarios", "must name at least one scenario")
+        named = [scenario.name for scenario in self.scenarios]
+        if len(set(named)) != len(named):
+            raise fail("scenarios", "must have distinct names")
+
+
+@dataclasses.dataclass(frozen=True)
+class Simulation:
+    """What-if arithmetic on a run (`jobs/simulate.py`, or each run when configured);
+    not part of a run's hash."""
+    upgrade: Optional[Upgrade] = None      # None: no upgrade simulation
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     input: Input = Input()
     clean: Clean = Clean()
@@ -462,6 +532,8 @@ class Config:
     quality: Quality = Quality()
     output: Output = Output()
     churn: Churn = Churn()
+    basket: Basket = Basket()
+    simulation: Simulation = Simulation()
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(plain(self), sort_keys=False, allow_unicode=True)
@@ -469,9 +541,11 @@ class Config:
     @property
     def sha256(self) -> str:
         """Hash of everything that shapes a run's results; where they are written, and the
-        sections of the jobs that read runs (churn), are left out."""
+        sections of the jobs that read runs (churn, basket, simulation) and the item
+        column only they read, are left out."""
         shaping = {key: value for key, value in plain(self).items()
                    if key not in _NOT_SHAPING_RUNS}
+        shaping["input"]["columns"].pop("item")
         return _sha256(shaping)
 
     @property
@@ -494,7 +568,8 @@ class Config:
             self.output, lakehouse=lakehouse, database=database))
 
 
-_NOT_SHAPING_RUNS = ("output", "churn")
+# Sections of the jobs that read runs; the item column is read by the basket job only.
+_NOT_SHAPING_RUNS = ("output", "churn", "basket", "simulation")
 
 
 def _sha256(document: dict) -> str:

@@ -14,6 +14,7 @@ import sys
 from rfm_spark import cli, names
 from rfm_spark.pipeline import run_segmentation
 from rfm_spark.report import quality_report, segment_report
+from rfm_spark.simulation import tier_ladder, upgrade_report
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -45,6 +46,9 @@ def _segment(args: argparse.Namespace) -> int:
           f"{result.valid_rows:,} used, dropped {result.dropped_by_reason or 'none'}")
     print(quality_report(result.quality))
     print(segment_report(result.segments))
+    if result.upgrade is not None:
+        print(upgrade_report(result.upgrade.collect(),  # scenarios x steps rows
+                             tier_ladder(config.grading)))
     for from_id, to_id in result.migrations:
         print(f"migrations written: {from_id} -> {to_id}")
     if result.written_to is not None:

@@ -1,7 +1,8 @@
 """What readers see: only the rows of each run's succeeded attempt (rows of
 rfm_migrations: computed from both runs' succeeded attempts), and of each campaign's
 current draw. `read_table` is that for Python; with a database, the `v_<table>` views
-are that for SQL. Churn scores are visible through their model's row.
+are that for SQL. Churn scores are visible through their model's row; the basket
+tables, replaced in one commit per run, whole.
 
 A table that does not exist yet (or was left without a commit by a job killed while
 creating it) reads as empty, in its declared columns.
@@ -16,13 +17,15 @@ from pyspark.sql import functions as F
 
 from rfm_spark.errors import ConfigError
 from rfm_spark.lakehouse.storage import Lakehouse
-from rfm_spark.tables import (ATTEMPT, CAMPAIGN_MEMBERS, CAMPAIGN_RESULTS, CAMPAIGNS,
-                              CHURN_MODELS, CHURN_SCORES, MIGRATIONS, PARTITION_ROLES, RUNS,
-                              TABLES)
+from rfm_spark.tables import (ATTEMPT, BASKET_EVALUATION, BASKET_RULES, CAMPAIGN_MEMBERS,
+                              CAMPAIGN_RESULTS, CAMPAIGNS, CHURN_MODELS, CHURN_SCORES,
+                              MIGRATIONS, PARTITION_ROLES, RECOMMENDATIONS, RUNS, TABLES)
 
 MIGRATION_ATTEMPTS = ("from_attempt_id", "to_attempt_id")
 DRAWN = (CAMPAIGN_MEMBERS.name, CAMPAIGN_RESULTS.name)  # visible through rfm_campaigns' draw
 VIEW_PREFIX = "v_"
+# Replaced whole per run (and level or holdout) in one commit: every stored row is visible.
+WHOLE = (BASKET_RULES.name, RECOMMENDATIONS.name, BASKET_EVALUATION.name)
 
 
 def stored(spark: SparkSession, lakehouse: Lakehouse, table: str) -> DataFrame:
@@ -37,7 +40,7 @@ def read_table(spark: SparkSession, lakehouse: Lakehouse, table: str) -> DataFra
     Rows written before attempt ids existed have none (NULL), and match. Campaign
     tables: the rows of each campaign's current draw. Churn scores: those of a model
     whose rfm_churn_models row was written (its last step)."""
-    if table in (CAMPAIGNS.name, CHURN_MODELS.name):
+    if table in (CAMPAIGNS.name, CHURN_MODELS.name) or table in WHOLE:
         return stored(spark, lakehouse, table)
     if table == CHURN_SCORES.name:
         models = stored(spark, lakehouse, CHURN_MODELS.name).select("model_id")
@@ -69,7 +72,7 @@ def view_sql(lakehouse: Lakehouse, table: str, columns: list[str]) -> str:
     runs = f"(SELECT run_id, {ATTEMPT} FROM {lakehouse.ref(RUNS.name)} WHERE status = 'succeeded')"
     if table == RUNS.name:
         return f"SELECT * FROM {lakehouse.ref(RUNS.name)} WHERE status = 'succeeded'"
-    if table in (CAMPAIGNS.name, CHURN_MODELS.name):
+    if table in (CAMPAIGNS.name, CHURN_MODELS.name) or table in WHOLE:
         return f"SELECT * FROM {lakehouse.ref(table)}"
     shown = ", ".join(f"t.`{c}`" for c in columns if c not in (ATTEMPT, *MIGRATION_ATTEMPTS))
     if table in DRAWN:
@@ -111,6 +114,12 @@ def succeeded_run(spark: SparkSession, lakehouse: Lakehouse, run_id: str) -> Run
     if run_id not in runs:
         raise ConfigError(f"{lakehouse.location(RUNS.name)}: no succeeded run {run_id!r}")
     return runs[run_id]
+
+
+def run_config(spark: SparkSession, lakehouse: Lakehouse, run: RunInfo) -> str:
+    """The resolved YAML config the run was made with (rfm_runs.config)."""
+    return (read_table(spark, lakehouse, RUNS.name).where(F.col("run_id") == run.run_id)
+            .select("config").first()[0])  # one row
 
 
 def refuse_partitioned(rows: DataFrame, run: RunInfo, why: str) -> None:
