@@ -508,6 +508,71 @@ def campaign_lift_figure(results: Sequence, segments: dict[str, str], title: str
     return figure
 
 
+def rule_label(row) -> str:
+    """`A, B -> C` for a rule row (antecedent and consequent item ids)."""
+    return f"{', '.join(row.antecedent)} -> {', '.join(row.consequent)}"
+
+
+def basket_rules_figure(rules: Sequence, level: str) -> go.Figure:
+    """The strongest rules of each level value (rfm_basket_rules rows, a few per value):
+    their lift in the value's baskets beside the same rule's lift over everyone's."""
+    labels = [f"{r.value}: {rule_label(r)}" for r in rules]
+    figure = _figure(f"Strongest cross-sell rules per {level}",
+                     "Bar: how many times likelier the consequent is with the antecedent in "
+                     "the value's baskets; dot: the same over all baskets (what is specific).",
+                     xaxis_title="lift (x the consequent's base rate)",
+                     height=max(360, 120 + 26 * len(rules)), legend=_TOP_LEGEND)
+    figure.add_trace(go.Bar(
+        y=labels, x=[r.lift for r in rules], orientation="h", name="lift in the value",
+        marker={"color": PALETTE[0]},
+        customdata=[[r.baskets, r.confidence, r.p_value_adjusted] for r in rules],
+        hovertemplate="%{y}<br>lift %{x:.1f}, confidence %{customdata[1]:.1%}"
+                      "<br>%{customdata[0]:,} baskets, adjusted p %{customdata[2]:.2g}"
+                      "<extra></extra>"))
+    figure.add_trace(go.Scatter(
+        y=labels, x=[r.population_lift for r in rules], mode="markers",
+        name="lift over all baskets", marker={"color": PALETTE[1], "size": 10,
+                                              "symbol": "diamond"},
+        hovertemplate="%{y}<br>lift over all baskets %{x:.1f}<extra></extra>"))
+    figure.add_vline(x=1, line={"color": GREY, "dash": "dot"})
+    figure.update_yaxes(type="category", categoryorder="array", categoryarray=labels[::-1],
+                        automargin=True)
+    return figure
+
+
+def upgrade_steps(rows: Sequence) -> list[tuple[int, int]]:
+    """The (from_grade, to_grade) steps from the lowest tier up, whichever end of the
+    grades holds the most money."""
+    return sorted({(r.from_grade, r.to_grade) for r in rows},
+                  key=lambda step: step[0] if step[1] > step[0] else -step[0])
+
+
+def upgrade_uplift_figure(rows: Sequence) -> go.Figure:
+    """Expected uplift per step up the monetary tiers and scenario
+    (rfm_upgrade_simulation rows of one run)."""
+    steps = upgrade_steps(rows)
+    labels = [f"tier {low} -> {high}" for low, high in steps]
+    figure = _figure("Upgrade simulation: expected uplift per step",
+                     "Assumed conversion x the money the top spenders of a tier lack to reach "
+                     "the next; arithmetic on assumed rates, not a measured effect.",
+                     barmode="group", xaxis_title="step up the monetary tiers",
+                     yaxis_title="expected uplift (money)", legend=_TOP_LEGEND)
+    scenarios = list(dict.fromkeys(r.scenario for r in rows))
+    for colour, scenario in zip(itertools.cycle(PALETTE), scenarios):
+        by_step = {(r.from_grade, r.to_grade): r for r in rows if r.scenario == scenario}
+        shown = [by_step.get(step) for step in steps]
+        figure.add_trace(go.Bar(
+            x=labels, y=[float(r.expected_uplift) if r else None for r in shown],
+            name=f"scenario {scenario}", marker={"color": colour},
+            customdata=[[r.candidates, r.conversion_rate, r.expected_upgrades, r.uplift_share]
+                        if r else [None] * 4 for r in shown],
+            hovertemplate="%{x}: %{y:,.0f}<br>%{customdata[0]:,} candidates at "
+                          "%{customdata[1]:.0%}: %{customdata[2]:,.0f} upgrades"
+                          "<br>%{customdata[3]:.2%} of all money<extra></extra>"))
+    figure.update_yaxes(tickformat=",.0f", rangemode="tozero")
+    return figure
+
+
 def to_html(figures: list[go.Figure], title: str) -> str:
     """One self-contained page: plotly.js inlined once, no request leaves the file."""
     parts = [figure.to_html(full_html=False, include_plotlyjs=(index == 0),

@@ -172,3 +172,36 @@ def test_campaign_lift_per_cell_with_its_interval_by_decision():
     assert (send.name, list(send.x), list(stop.x)) == ("send", ["111"], ["333"])
     assert send.error_y.array[0] == pytest.approx(0.06)        # 0.12 - 0.06
     assert send.error_y.arrayminus[0] == pytest.approx(0.05)   # 0.06 - 0.01
+
+
+def test_basket_rules_draw_lift_beside_the_populations_strongest_first_on_top():
+    rules = [Row(value="VIP", antecedent=["a"], consequent=["b"], lift=8.0, population_lift=1.5,
+                 baskets=24, confidence=0.6, p_value_adjusted=1e-6),
+             Row(value="Lost", antecedent=["c", "d"], consequent=["e"], lift=2.5,
+                 population_lift=2.4, baskets=9, confidence=0.2, p_value_adjusted=0.03)]
+    figure = figures.basket_rules_figure(rules, "segment")
+    bars, dots = figure.data
+    assert list(bars.y) == ["VIP: a -> b", "Lost: c, d -> e"] and list(bars.x) == [8.0, 2.5]
+    assert list(dots.x) == [1.5, 2.4]
+    assert list(figure.layout.yaxis.categoryarray) == ["Lost: c, d -> e", "VIP: a -> b"]
+    assert "segment" in figure.layout.title.text
+
+
+def test_upgrade_uplift_has_a_bar_per_scenario_and_a_gap_where_a_step_has_no_row():
+    def step(scenario, low, uplift):
+        return Row(scenario=scenario, from_grade=low, to_grade=low + 1, candidates=10,
+                   conversion_rate=0.5, expected_upgrades=5.0, uplift_share=0.01,
+                   expected_uplift=uplift)
+    figure = figures.upgrade_uplift_figure([step("003", 1, 0), step("003", 2, 1_250.5),
+                                            step("all", 2, 300)])
+    assert [t.name for t in figure.data] == ["scenario 003", "scenario all"]
+    assert list(figure.data[0].x) == ["tier 1 -> 2", "tier 2 -> 3"]
+    assert list(figure.data[0].y) == [0.0, 1_250.5] and list(figure.data[1].y) == [None, 300.0]
+    assert figure.layout.yaxis.tickformat == ",.0f"
+
+
+def test_upgrade_steps_go_from_the_lowest_tier_up_at_either_end_of_the_grades():
+    def steps(*pairs):
+        return figures.upgrade_steps([Row(from_grade=a, to_grade=b) for a, b in pairs])
+    assert steps((2, 1), (3, 2)) == [(3, 2), (2, 1)]
+    assert steps((2, 3), (1, 2)) == [(1, 2), (2, 3)]

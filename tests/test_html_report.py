@@ -1,7 +1,8 @@
 """The HTML report from fixture runs: the 3 backfilled monthly runs (history), with a
-campaign and a churn model of the latest run written as hand-made rows through the
-lakehouse writers (nothing trained or measured here); the job; the segmentation run's
-`output.report`; and the page in headless Chromium with the network off."""
+campaign, a churn model and basket rules of the latest run written as hand-made rows
+through the lakehouse writers (nothing trained, measured or mined here) and its upgrade
+simulation by the simulate job; the job; the segmentation run's `output.report`; and the
+page in headless Chromium with the network off."""
 import contextlib
 import datetime as dt
 import io
@@ -17,13 +18,16 @@ from pyspark.sql import functions as F
 import chromium
 from conftest import REPO
 from rfm_spark.html_report import SECTIONS, build_report, section_figures
-from rfm_spark.jobs import report, segment
+from rfm_spark.jobs import report, segment, simulate
 from rfm_spark.lakehouse import Lakehouse, read_table, run_rows, succeeded_runs
+from rfm_spark.lakehouse.basket import replace_evaluation, replace_rules
 from rfm_spark.lakehouse.churn import write_model
-from rfm_spark.tables import CAMPAIGN_RESULTS, CAMPAIGNS, CHURN_MODELS
+from rfm_spark.tables import (BASKET_EVALUATION, BASKET_RULES, CAMPAIGN_RESULTS, CAMPAIGNS,
+                              CHURN_MODELS, RECOMMENDATIONS)
 
 pytestmark = pytest.mark.e2e
-ALL_SECTIONS = ("run", "segments", "metrics", "grid", "history", "quality", "campaigns", "churn")
+ALL_SECTIONS = ("run", "segments", "metrics", "grid", "history", "quality", "campaigns", "churn",
+                "basket", "upgrade")
 NOW = dt.datetime(2020, 10, 1, 12, 0)
 
 
@@ -36,8 +40,8 @@ def job(main, *argv):
 
 @pytest.fixture(scope="module")
 def lake(spark, backfilled, tmp_path_factory):
-    """A copy of the backfilled lakehouse, plus a campaign and a churn model of its
-    latest run."""
+    """A copy of the backfilled lakehouse, plus a campaign, a churn model, basket rules
+    and an upgrade simulation of its latest run."""
     folder = tmp_path_factory.mktemp("report")
     shutil.copytree(backfilled.lake.root, folder / "lake")
     lakehouse = Lakehouse(root=str(folder / "lake"))
@@ -45,6 +49,10 @@ def lake(spark, backfilled, tmp_path_factory):
     latest = runs[-1]
     write_campaign(spark, lakehouse, latest)
     write_churn_model(spark, lakehouse, latest)
+    write_basket_rules(spark, lakehouse, latest)
+    assert job(simulate.main, "--lakehouse", lakehouse.root, "--run-id", latest.run_id, "--set",
+               "simulation.upgrade.scenarios=[{name: low, conversion: 0.2}, "
+               "{name: high, conversion: 0.6}]")[0] == 0
     return SimpleNamespace(folder=folder, lakehouse=lakehouse, runs=runs, latest=latest)
 
 
@@ -120,6 +128,27 @@ def write_churn_model(spark, lakehouse, run):
     write_model(spark, lakehouse, row, scores)
 
 
+def write_basket_rules(spark, lakehouse, run):
+    """Two rules in each of two segments (one with the same lift as the other: the tie
+    ranks by confidence) and a holdout's evaluation."""
+    def rule(value, antecedent, consequent, both, lift, confidence):
+        return (run.run_id, run.as_of_date, "segment", value, antecedent, consequent, 40,
+                30, both, 400, both / 400, confidence, lift, 1.2, 1e-6, 1e-5)
+    rules = [rule("Champions", ["a1"], ["b1"], 24, 8.0, 0.6),
+             rule("Champions", ["a1", "c1"], ["d1"], 12, 8.0, 0.3),
+             rule("At Risk", ["e1"], ["f1"], 10, 3.5, 0.25)]
+    replace_rules(spark, lakehouse, frame(spark, BASKET_RULES, rules), run.run_id, "segment",
+                  frame(spark, RECOMMENDATIONS, []))
+    evaluation = [(run.run_id, run.as_of_date, "segment", "Champions", 30,
+                   run.as_of_date - dt.timedelta(30), 50, 10, 0.2, 200, 12, 0.06, 0.1)]
+    replace_evaluation(spark, lakehouse, frame(spark, BASKET_EVALUATION, evaluation),
+                       run.run_id, "segment", 30)
+
+
+def frame(spark, table, rows):
+    return spark.createDataFrame(rows, table.ddl(table.layout()))
+
+
 @pytest.fixture(scope="module")
 def written(spark, lake):
     """The job's report of the latest run, where it writes it by default."""
@@ -146,6 +175,13 @@ def test_the_latest_run_shows_every_section_in_one_offline_file(lake, written):
     assert re.search(r"<th>rows read</th><td>\d{1,3}(,\d{3})+</td>", rest)  # 12,345
     assert "30-day window" in rest and "14-day window" not in rest  # the latest window
     assert "Since the previous run" in rest and lake.runs[-2].run_id in rest
+    # Basket rules: the strongest first, a tie in lift ranked by confidence.
+    assert rest.index("<td>a1 -&gt; b1</td>") < rest.index("<td>a1, c1 -&gt; d1</td>")
+    assert "<td>e1 -&gt; f1</td>" in rest
+    assert re.search(r"<td>Champions</td><td class='number'>30</td><td class='number'>50</td>"
+                     r"<td class='number'>20.0%</td>", rest)  # the holdout's hit rate
+    # The upgrade steps from the lowest tier (grade 3 of the default grading) up.
+    assert re.search(r"<td>low</td><td>3 -&gt; 2</td>.*<td>low</td><td>2 -&gt; 1</td>", rest)
 
 
 def test_the_report_is_built_for_the_latest_run_by_default(spark, lake):

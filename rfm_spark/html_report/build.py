@@ -15,16 +15,14 @@ from rfm_spark import __version__, lakehouse as lh
 from rfm_spark.errors import ConfigError
 from rfm_spark.html_report import page
 from rfm_spark.html_report.context import ReportContext, Section, report_context
-from rfm_spark.html_report.outcome_sections import CAMPAIGNS, CHURN
+from rfm_spark.html_report.outcome_sections import BASKET, CAMPAIGNS, CHURN, UPGRADE
 from rfm_spark.html_report.run_sections import GRID, HISTORY, METRICS, QUALITY, RUN, SEGMENTS
 from rfm_spark.logs import stage
 from rfm_spark.session import Caches
 
-# The report's sections, in order. Basket rules and the upgrade simulation (issue 18's
-# section 9) come last: a Section each, whose blocks are their figures when their
-# tables hold rows for the run.
+# The report's sections, in order.
 SECTIONS: tuple[Section, ...] = (RUN, SEGMENTS, METRICS, GRID, HISTORY, QUALITY, CAMPAIGNS,
-                                 CHURN)
+                                 CHURN, BASKET, UPGRADE)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """The sections of what was done with a run, each shown only when its tables hold rows
-for the run: its campaigns (rfm_campaigns, rfm_campaign_results) and its churn model
-(rfm_churn_models, rfm_churn_scores)."""
+for the run: its campaigns (rfm_campaigns, rfm_campaign_results), its churn model
+(rfm_churn_models, rfm_churn_scores), its cross-sell rules (rfm_basket_rules,
+rfm_basket_evaluation) and its upgrade simulation (rfm_upgrade_simulation)."""
 from __future__ import annotations
 
-from pyspark.sql import functions as F
+from pyspark.sql import Window as W, functions as F
 
 from rfm_spark import figures
 from rfm_spark.churn.summary import SHOWN_METRICS, grid_cells
@@ -11,6 +12,8 @@ from rfm_spark.html_report import page
 from rfm_spark.html_report.context import Block, ReportContext, Section
 
 MAX_CAMPAIGNS = 5          # the newest drawn on the run
+RULES_PER_VALUE = 3        # the strongest rules drawn per level value
+MAX_RULE_VALUES = 12       # the level values with the most baskets drawn
 _LEVELS = ("total", "group", "segment")
 
 
@@ -97,9 +100,81 @@ def churn_blocks(ctx: ReportContext) -> list[Block]:
     return blocks
 
 
+def basket_blocks(ctx: ReportContext) -> list[Block]:
+    of_run = F.col("run_id") == ctx.run.run_id
+    rules = ctx.table("rfm_basket_rules").where(of_run)
+    sizes = (rules.groupBy("level", "value")
+             .agg(F.count(F.lit(1)).alias("rules"), F.max("level_baskets").alias("baskets"))
+             .collect())  # one row per level value: segments at most
+    blocks: list[Block] = []
+    for level in sorted({row.level for row in sizes}):
+        values = sorted((r for r in sizes if r.level == level), key=lambda r: -r.baskets)
+        shown = _strongest_rules(rules.where(F.col("level") == level),
+                                 [r.value for r in values[:MAX_RULE_VALUES]])
+        blocks += [page.paragraph(
+            f"{sum(r.rules for r in values):,} rules mined per {level} in "
+            f"{len(values):,} values; the {RULES_PER_VALUE} with the highest lift of the "
+            f"{min(len(values), MAX_RULE_VALUES)} values with the most baskets are shown."),
+            figures.basket_rules_figure(shown, level), _rules_table(shown)]
+    evaluation = (ctx.table("rfm_basket_evaluation").where(of_run)
+                  .orderBy("holdout_days", F.desc("customers")).collect())  # values x holdouts
+    if evaluation:
+        blocks += [page.paragraph("Holdout: rules mined up to the cutoff, checked on the days "
+                                  "after it against each value's most popular items."),
+                   page.table(["level", "value", "holdout days", "customers", "hit rate",
+                               "precision", "popular items' hit rate"],
+                              [(r.level, r.value, r.holdout_days, page.count(r.customers),
+                                page.percent(r.hit_rate), page.percent(r.precision),
+                                page.percent(r.popular_hit_rate)) for r in evaluation],
+                              numeric=(2, 3, 4, 5, 6))]
+    return blocks
+
+
+def _strongest_rules(rules, values: list[str]) -> list:
+    strongest = W.partitionBy("value").orderBy(F.desc("lift"), F.desc("confidence"),
+                                               F.desc("baskets"), "antecedent", "consequent")
+    return (rules.where(F.col("value").isin(values))
+            .withColumn("_rank", F.row_number().over(strongest))
+            .where(F.col("_rank") <= RULES_PER_VALUE).drop("_rank")
+            .collect())  # MAX_RULE_VALUES x RULES_PER_VALUE rows at most
+
+
+def _rules_table(rules: list) -> page.Html:
+    return page.table(["value", "rule", "baskets", "support", "confidence", "lift",
+                       "lift over all", "adjusted p"],
+                      [(r.value, figures.rule_label(r), page.count(r.baskets),
+                        page.percent(r.support, 2), page.percent(r.confidence),
+                        page.number(r.lift, 1), page.number(r.population_lift, 1),
+                        f"{r.p_value_adjusted:.2g}") for r in rules],
+                      numeric=(2, 3, 4, 5, 6, 7))
+
+
+def upgrade_blocks(ctx: ReportContext) -> list[Block]:
+    found = ctx.rows("rfm_upgrade_simulation").collect()  # scenarios x grades
+    if not found:
+        return []
+    steps = figures.upgrade_steps(found)
+    rows = sorted(found, key=lambda r: (r.scenario, steps.index((r.from_grade, r.to_grade))))
+    table = page.table(["scenario", "step", "tier customers", "candidates", "gap to target",
+                        "conversion", "expected upgrades", "expected uplift", "of all money"],
+                       [(r.scenario, f"{r.from_grade} -> {r.to_grade}",
+                         page.count(r.tier_customers), page.count(r.candidates),
+                         page.number(r.gap_total), page.percent(r.conversion_rate, 0),
+                         page.number(r.expected_upgrades, 0), page.number(r.expected_uplift),
+                         page.percent(r.uplift_share, 2)) for r in rows],
+                       numeric=(2, 3, 4, 5, 6, 7, 8))
+    return [figures.upgrade_uplift_figure(rows), table]
+
+
 CAMPAIGNS = Section("campaigns", "Campaigns",
                     "Test against control in every cell: the response, the lift with its "
                     "95% interval, and the cells worth sending to.", campaign_blocks)
 CHURN = Section("churn", "Churn risk and value",
                 "How well the churn model ranks customers against the baselines, what "
                 "drives it, and who is valuable and at risk.", churn_blocks)
+BASKET = Section("basket", "Cross-sell rules",
+                 "What each segment's customers buy together: the strongest rules, and how "
+                 "much more likely they are there than over everyone.", basket_blocks)
+UPGRADE = Section("upgrade", "Upgrade simulation",
+                  "What moving each monetary tier's top spenders up one tier would add, at "
+                  "the assumed conversion rates (source 003).", upgrade_blocks)
