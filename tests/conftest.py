@@ -53,6 +53,10 @@ SESSION_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
     "spark.databricks.delta.snapshotPartitions": "2",
+    # Hundreds of test tables: Delta's default keeps 10,000 logs (and their cached
+    # snapshots) for an hour, which outgrew the driver's heap in CI.
+    "spark.databricks.delta.delta.log.cacheSize": "32",
+    "spark.driver.memory": "3g",
 }
 
 
@@ -100,7 +104,7 @@ def _connect_session(tmp_path_factory, warehouse):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     conf = {**SESSION_CONF, "spark.sql.warehouse.dir": warehouse,
-            "spark.connect.grpc.binding.port": str(port), "spark.driver.memory": "2g"}
+            "spark.connect.grpc.binding.port": str(port)}
     log = tmp_path_factory.mktemp("connect") / "server.log"
     with open(log, "w") as output:
         server = subprocess.Popen(

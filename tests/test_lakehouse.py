@@ -167,7 +167,9 @@ def test_a_run_id_is_not_rewritten_from_other_input_unless_forced(spark, golden,
 
 
 def test_metastore_tables_and_views_of_what_readers_see(spark, golden):
-    result = run_segmentation(spark, config(database="rfm_test"), golden, run_id="m1")
+    with_simulation = load_config([REPO / "conf/default.yaml"], [
+        "output.database=rfm_test", "simulation.upgrade.scenarios=[{name: s, conversion: 0.5}]"])
+    result = run_segmentation(spark, with_simulation, golden, run_id="m1")
     lake = result.written_to
     assert lake.location("rfm_customers") == "rfm_test.rfm_customers"
     assert spark.read.table("rfm_test.rfm_customers").count() == 10

@@ -25,8 +25,13 @@ ROWS = [
 ]
 
 
+def transaction(customer, day, amount, order=None):
+    """A TRANSACTION_SCHEMA row: no quantity, store, country, channel or item."""
+    return (customer, day, amount, order, None, None, None, None, None, False)
+
+
 def aggregate(spark, has_order_id=True):
-    full = [(c, d, Decimal(str(a)), o, None, None, None, None, False) for c, d, a, o in ROWS]
+    full = [transaction(c, d, Decimal(str(a)), o) for c, d, a, o in ROWS]
     flagged = flag_rejects(spark.createDataFrame(full, TRANSACTION_SCHEMA), Clean(), AS_OF)
     return aggregate_customers(flagged, has_order_id)
 
@@ -84,7 +89,7 @@ def test_a_snapshot_of_the_daily_aggregate_equals_the_direct_aggregate(spark):
                    ("c1", D(2024, 1, 1), 2.0, None), ("c3", D(2023, 12, 31), 1.0, "G"),
                    ("", D(2024, 1, 11), 1.0, "H"), ("c2", D(2024, 1, 8), 1.5, "X1"),
                    ("c4", D(2024, 1, 7), 2.0, "X2")]
-    full = [(c, d, Decimal(str(a)), o, None, None, None, None, False) for c, d, a, o in rows]
+    full = [transaction(c, d, Decimal(str(a)), o) for c, d, a, o in rows]
     transactions = spark.createDataFrame(full, TRANSACTION_SCHEMA)
     used = "reject_reason IS NULL"
     cases = [(Clean(lookback_days=10), has_order_id) for has_order_id in (True, False)]
@@ -109,9 +114,9 @@ def test_distinct_days_across_blocks_and_centuries_equal_a_plain_distinct_count(
     epoch = D(1970, 1, 1)
     days = [0, 63, 64, BLOCK_DAYS - 1, BLOCK_DAYS, BLOCK_DAYS + 1, -1, -64, -65, 20000, 20000,
             -BLOCK_DAYS - 1, 40000]
-    rows = [(f"c{i % 3}", epoch + dt.timedelta(days=d), Decimal("1.5"), None, None, None, None, None,
-             False) for i, d in enumerate(days)]
-    rows += [("c0", None, Decimal(1), None, None, None, None, None, False)]  # bad date: rejected
+    rows = [transaction(f"c{i % 3}", epoch + dt.timedelta(days=d), Decimal("1.5"))
+            for i, d in enumerate(days)]
+    rows += [transaction("c0", None, Decimal(1))]  # bad date: rejected
     flagged = flag_rejects(spark.createDataFrame(rows, TRANSACTION_SCHEMA), Clean(), None)
     got = aggregate_customers(flagged, has_order_id=False)
     expected = (flagged.groupBy("customer_id", "reject_reason")
