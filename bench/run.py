@@ -240,8 +240,8 @@ def stage_seconds(log: Path) -> dict[str, float]:
         match = _STAGE_DONE.search(line)
         if match:
             name = re.sub(r"/\S+", "<path>", match["stage"])
-            found[name] = round(found.get(name, 0.0) + float(match["seconds"]), 1)
-    return found
+            found[name] = found.get(name, 0.0) + float(match["seconds"])
+    return {name: round(seconds, 1) for name, seconds in found.items()}
 
 
 def regressions(previous: dict, current: dict, tolerance: float = 0.10) -> list[str]:
