@@ -1,6 +1,7 @@
-"""The same RFM as the product, computed by the tools a user would pick instead.
+"""The same work as the product, done by the tools a user would pick instead.
 
     python bench/peers.py duckdb|polars|pandas parquet|csv INPUT OUTPUT.parquet
+    python bench/peers.py lifetimes|mlxtend parquet INPUT OUTPUT.json
 
 Each reads the H&M-shaped table, computes per customer recency (days since the last
 purchase, as of the last date in the data), frequency (distinct purchase days),
@@ -82,7 +83,58 @@ def pandas_rfm(fmt: str, source: str, output: str) -> None:
     rfm.drop(columns="last").reset_index().to_parquet(output)
 
 
-PEERS = {"duckdb": duckdb_rfm, "polars": polars_rfm, "pandas": pandas_rfm}
+def lifetimes_bgnbd(fmt: str, source: str, output: str) -> None:
+    """The churn job's BG/NBD as users run it with `lifetimes`: per-customer (x, t_x, T) in
+    weeks from purchase days (pandas), a fit, P(alive) and 90-day expected purchases for
+    every customer."""
+    import json
+
+    import pandas as pd
+    from lifetimes import BetaGeoFitter
+    frame = pd.concat([pd.read_parquet(path, columns=["customer_id", "t_dat"])
+                       for path in sorted(glob.glob(f"{source}/*.parquet"))], ignore_index=True)
+    days = frame.assign(t_dat=pd.to_datetime(frame["t_dat"])).drop_duplicates()
+    as_of = days["t_dat"].max()
+    per = days.groupby("customer_id")["t_dat"].agg(["min", "max", "count"])
+    x = per["count"] - 1
+    t_x = (per["max"] - per["min"]).dt.days / 7
+    big_t = (as_of - per["min"]).dt.days / 7
+    model = BetaGeoFitter().fit(x, t_x, big_t)
+    alive = model.conditional_probability_alive(x, t_x, big_t)
+    expected = model.conditional_expected_number_of_purchases_up_to_time(90 / 7, x, t_x, big_t)
+    with open(output, "w") as out:
+        json.dump({"params": model.params_.to_dict(), "customers": len(per),
+                   "mean_p_alive": float(alive.mean()),
+                   "mean_expected": float(expected.mean())}, out)
+
+
+def mlxtend_rules(fmt: str, source: str, output: str) -> None:
+    """The basket job's rules as users mine them with `mlxtend`: baskets of distinct
+    articles per customer, day and channel, one-hot encoded (sparse), FP-Growth at the
+    product's 50 baskets, rules at its 5% confidence (over all customers' baskets)."""
+    import json
+
+    import pandas as pd
+    from mlxtend.frequent_patterns import association_rules, fpgrowth
+    from mlxtend.preprocessing import TransactionEncoder
+    frame = pd.concat([pd.read_parquet(path, columns=["customer_id", "t_dat", "sales_channel_id",
+                                                     "article_id"])
+                       for path in sorted(glob.glob(f"{source}/*.parquet"))], ignore_index=True)
+    baskets = (frame.assign(article_id=frame["article_id"].astype(str)).drop_duplicates()
+               .groupby(["customer_id", "t_dat", "sales_channel_id"])["article_id"]
+               .agg(list).tolist())
+    encoder = TransactionEncoder()
+    onehot = pd.DataFrame.sparse.from_spmatrix(encoder.fit(baskets).transform(baskets,
+                                                                              sparse=True),
+                                               columns=encoder.columns_)
+    itemsets = fpgrowth(onehot, min_support=50 / len(baskets), use_colnames=True)
+    rules = association_rules(itemsets, metric="confidence", min_threshold=0.05)
+    with open(output, "w") as out:
+        json.dump({"baskets": len(baskets), "itemsets": len(itemsets), "rules": len(rules)}, out)
+
+
+PEERS = {"duckdb": duckdb_rfm, "polars": polars_rfm, "pandas": pandas_rfm,
+         "lifetimes": lifetimes_bgnbd, "mlxtend": mlxtend_rules}
 
 if __name__ == "__main__":
     engine, fmt, source, output = sys.argv[1:5]

@@ -5,11 +5,15 @@
     python bench/run.py --scale 1 --engines "" --jobs churn   # the other jobs only
 
 Generates the H&M-shaped data once per scale (cached under data/bench/), then runs each
-engine in a fresh process on Parquet and CSV (Parquet only at 10x), recording wall time
-and the peak memory of the whole process tree (JVM included). Checks that the product's
-per-customer metrics and grades equal the DuckDB peer's. Then times the product's other
-jobs (`--jobs`, default churn at 1x and below) on the Parquet run's lakehouse, and
-rewrites docs/benchmarks.md from every scale measured so far (docs/benchmarks.json).
+engine in a fresh process on Parquet and CSV (Parquet only at 10x), recording wall time,
+the peak memory of the whole process tree (JVM included) and the product's stage times;
+`floor` (`bench/floor.py`) measures each stage's bare-Spark floor in the same run.
+Checks that the product's per-customer metrics and grades equal the DuckDB peer's. Then
+times the product's other jobs (`--jobs`, default all at 1x and below) on the Parquet
+run's lakehouse, each beside its peer where one exists (lifetimes, mlxtend; a peer that
+fails, runs out of time or memory is recorded so), prints what got slower than the
+previous entry of the scale by more than 10% (`SLOWER:` lines), and rewrites
+docs/benchmarks.md from every scale measured so far (docs/benchmarks.json).
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -33,11 +38,27 @@ PYTHON = sys.executable
 DATA = REPO / "data" / "bench"
 RESULTS = REPO / "docs" / "benchmarks.json"
 REPORT = REPO / "docs" / "benchmarks.md"
-ENGINES = ("product", "duckdb", "polars", "pandas")
-JOBS = ("churn",)
-JOB_WORK = {"churn": "`jobs/churn.py` with its defaults: 6 observation dates, labels and "
-                     "features, BG/NBD + Gamma-Gamma, GBT and logistic trained, validated, "
-                     "refitted and saved, every customer scored into Delta"}
+ENGINES = ("product", "floor", "duckdb", "polars", "pandas")
+JOBS = ("backfill", "churn", "basket", "campaign", "report")
+JOB_WORK = {
+    "backfill": "`jobs/backfill.py`: 12 month-end runs (2019-09-30 to 2020-08-31) from one "
+                "per-customer-day aggregate, each with its migrations, into a new lakehouse",
+    "churn": "`jobs/churn.py` with its defaults: 6 observation dates, labels and features, "
+             "BG/NBD + Gamma-Gamma, GBT and logistic trained, validated, refitted and saved, "
+             "every customer scored into Delta",
+    "basket": "`jobs/basket.py` with its defaults: baskets per customer, day and channel, "
+              "FP-Growth per segment, Fisher tests, population lift, recommendations for "
+              "every customer, both tables written",
+    "campaign assign": "`jobs/campaign.py assign`: test and control arms in every cell of "
+                       "the run, written to Delta",
+    "campaign measure": "`jobs/campaign.py measure`: the input plus 30 days of generated "
+                        "responses read, response and lift per cell, Newcombe intervals",
+    "report": "`jobs/report.py`: the run's HTML report, every section with data (after the "
+              "jobs above: campaigns, churn, basket rules)",
+}
+# Peers of the jobs, in a fresh process on the same input (`bench/peers.py`).
+JOB_PEERS = {"churn": "lifetimes", "basket": "mlxtend"}
+PEER_TIMEOUT_SECONDS = 1800
 PANDAS_GIB_PER_FULL_SCALE = 5.0  # measured at 1x; pandas holds the whole table in memory
 
 
@@ -61,6 +82,7 @@ def main() -> int:
         ensure_data(folder / fmt, fmt, rows, customers)
 
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    previous = json.loads(json.dumps(results.get(f"{scale:g}", {})))
     entry = results.setdefault(f"{scale:g}", {})
     entry.update(rows=rows, customers=customers, machine=machine(), versions=versions())
     check = None
@@ -75,14 +97,18 @@ def main() -> int:
     if jobs:
         if not (folder / "lake-parquet" / "rfm_runs").exists():
             sys.exit("the jobs need the product's Parquet run: add product to --engines")
-        entry["jobs"] = []
+        entry["jobs"] = [j for j in entry.get("jobs", []) if j["job"].split()[0] not in jobs]
         for job in jobs:
-            entry["jobs"].append(run_job(job, folder))
-            print(json.dumps(entry["jobs"][-1]), flush=True)
+            for record in run_job(job, folder):
+                entry["jobs"].append(record)
+                print(json.dumps(record), flush=True)
+    for line in regressions(previous, entry):
+        print(f"SLOWER: {line}", flush=True)
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     REPORT.write_text(render(results))
     print(f"wrote {REPORT.relative_to(REPO)}")
-    failed = any(j["exit_code"] for j in entry.get("jobs", []) if j["job"] in jobs)
+    failed = any(j["exit_code"] for j in entry.get("jobs", [])
+                 if j["job"].split()[0] in jobs and "peer" not in j["job"])
     return 1 if failed or (check is not None and not check["all_equal"]) else 0
 
 
@@ -106,47 +132,148 @@ def command(engine: str, fmt: str, folder: Path) -> list[str]:
         return [PYTHON, "jobs/segment.py", "--config", "conf/default.yaml",
                 "--config", "bench/quartiles.yaml", "--input", source, "--format", fmt,
                 "--lakehouse", str(lake), "--run-id", "bench"]
+    if engine == "floor":
+        return [PYTHON, "bench/floor.py", source, str(folder)]
     return [PYTHON, "bench/peers.py", engine, fmt, source, str(folder / f"{engine}-{fmt}.parquet")]
 
 
-def job_command(job: str, folder: Path) -> list[str]:
-    """The job on the product's Parquet run (`--run-id bench`), with the run's config."""
-    if job == "churn":
-        return [PYTHON, "jobs/churn.py", "--config", "conf/default.yaml",
-                "--config", "bench/quartiles.yaml", "--input", str(folder / "parquet"),
-                "--format", "parquet", "--lakehouse", str(folder / "lake-parquet"),
-                "--run-id", "bench"]
+def job_steps(job: str, folder: Path) -> list[tuple[str, list[str] | None]]:
+    """(name, argv) of each step of a job on the product's Parquet run (`--run-id bench`,
+    the run's config); a step named with a leading `_` is set-up, not timed."""
+    configs = ["--config", "conf/default.yaml", "--config", "bench/quartiles.yaml"]
+    parquet = ["--input", str(folder / "parquet"), "--format", "parquet"]
+    lake = ["--lakehouse", str(folder / "lake-parquet")]
+    if job == "backfill":
+        backfill_lake = folder / "lake-backfill"
+        shutil.rmtree(backfill_lake, ignore_errors=True)
+        return [(job, [PYTHON, "jobs/backfill.py", *configs, *parquet, "--lakehouse",
+                       str(backfill_lake), "--start", "2019-09-30", "--end", "2020-08-31",
+                       "--every", "month"])]
+    if job in ("churn", "basket"):
+        return [(job, [PYTHON, f"jobs/{job}.py", *configs, *parquet, *lake, "--run-id", "bench"])]
+    if job == "campaign":
+        responses = folder / "responses"
+        return [
+            ("campaign assign", [PYTHON, "jobs/campaign.py", "assign", *lake, "--run-id",
+                                 "bench", "--campaign-id", "bench", "--force"]),
+            ("_responses", [PYTHON, "jobs/generate.py", "--output", str(responses), "--format",
+                            "parquet", "--campaign-id", "bench", *lake, "--lift",
+                            "Recent=0.05"]),
+            ("campaign measure", [PYTHON, "jobs/campaign.py", "measure", *configs, "--input",
+                                  str(folder / "{parquet,responses}"), "--format", "parquet",
+                                  *lake, "--campaign-id", "bench"]),
+        ]
+    if job == "report":
+        return [(job, [PYTHON, "jobs/report.py", *lake, "--run-id", "bench", "--output",
+                       str(folder / "report.html")])]
     raise SystemExit(f"unknown job {job!r}; known: {', '.join(JOBS)}")
 
 
-def run_job(job: str, folder: Path) -> dict:
-    record = {"job": job, "date": dt.date.today().isoformat()}
-    return {**record, **measure(job_command(job, folder), folder / f"job-{job}.log")}
+def run_job(job: str, folder: Path) -> list[dict]:
+    """Each timed step of the job, then its peer's run on the same input."""
+    measured = []
+    for name, argv in job_steps(job, folder):
+        if name == "_responses":
+            shutil.rmtree(folder / "responses", ignore_errors=True)
+        record = measure(argv, folder / f"job-{name.strip('_').replace(' ', '-')}.log")
+        if not name.startswith("_"):
+            measured.append({"job": name, "date": dt.date.today().isoformat(), **record})
+        elif record["exit_code"]:
+            return measured + [{"job": job, "date": dt.date.today().isoformat(), **record}]
+    if job in JOB_PEERS:
+        peer = JOB_PEERS[job]
+        record = measure([PYTHON, "bench/peers.py", peer, "parquet", str(folder / "parquet"),
+                          str(folder / f"{peer}.json")], folder / f"peer-{peer}.log",
+                         timeout=PEER_TIMEOUT_SECONDS)
+        measured.append({"job": f"{job} peer: {peer}", "date": dt.date.today().isoformat(),
+                         **record})
+    return measured
 
 
 def run_engine(engine: str, fmt: str, folder: Path, scale: float) -> dict:
     record = {"engine": engine, "format": fmt}
+    if engine == "floor" and fmt != "parquet":
+        return {**record, "skipped": "measured on Parquet only"}
     if engine == "pandas" and PANDAS_GIB_PER_FULL_SCALE * scale > 0.8 * machine()["memory_gib"]:
         return {**record, "skipped": f"needs about {PANDAS_GIB_PER_FULL_SCALE * scale:.0f} GiB "
                                      f"of memory; the machine has {machine()['memory_gib']}"}
     return {**record, **measure(command(engine, fmt, folder), folder / f"{engine}-{fmt}.log")}
 
 
-def measure(argv: list[str], log: Path) -> dict:
-    """Wall time and the process tree's peak resident memory of one command."""
+def measure(argv: list[str], log: Path, timeout: float | None = None) -> dict:
+    """Wall time and the process tree's peak resident memory of one command, and the
+    stage times it logged. With `timeout`, the command is killed after that many seconds
+    or when it holds 80% of the machine's memory."""
+    memory_limit = 0.8 * psutil.virtual_memory().total
     started = time.perf_counter()
     with log.open("w") as out:
         process = psutil.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
-        peak = 0
+        peak, killed = 0, None
         while process.poll() is None:
             peak = max(peak, tree_rss(process))
+            if timeout is not None and killed is None:
+                if time.perf_counter() - started > timeout:
+                    killed = f"did not finish in {timeout:.0f} s (killed)"
+                elif peak > memory_limit:
+                    killed = f"held more than {memory_limit / 2**30:.0f} GiB (killed)"
+                if killed:
+                    kill_tree(process)
             time.sleep(0.05)
     seconds = time.perf_counter() - started
     record = {"seconds": round(seconds, 1), "peak_gib": round(peak / 2**30, 2),
-              "exit_code": process.returncode}
-    if process.returncode != 0:
+              "exit_code": process.returncode, "stages": stage_seconds(log)}
+    if killed:
+        record["error"] = killed
+    elif process.returncode != 0:
         record["error"] = log.read_text()[-500:]
     return record
+
+
+_STAGE_DONE = re.compile(r" INFO rfm_spark: (?P<stage>.+?): done in (?P<seconds>[\d.]+) s")
+
+
+def stage_seconds(log: Path) -> dict[str, float]:
+    """The seconds of each stage the product logged (`<stage>: done in X s`), stages with
+    the same name added up; a peer logs none."""
+    found: dict[str, float] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        match = _STAGE_DONE.search(line)
+        if match:
+            name = re.sub(r"/\S+", "<path>", match["stage"])
+            found[name] = found.get(name, 0.0) + float(match["seconds"])
+    return {name: round(seconds, 1) for name, seconds in found.items()}
+
+
+def regressions(previous: dict, current: dict, tolerance: float = 0.10) -> list[str]:
+    """What got slower than in the previous entry of the same scale by more than
+    `tolerance`: each product run and job, as a whole and per stage."""
+    def timed(entry: dict) -> dict[str, dict]:
+        found = {f"{r['engine']} {r['format']}": r for r in entry.get("runs", [])
+                 if r.get("engine") == "product" and "seconds" in r}
+        found.update({f"job {j['job']}": j for j in entry.get("jobs", [])})
+        return found
+
+    before, lines = timed(previous), []
+    for name, now in timed(current).items():
+        then = before.get(name)
+        if then is None or then.get("exit_code") or now.get("exit_code"):
+            continue
+        pairs = [("whole", then["seconds"], now["seconds"])] + [
+            (stage, then.get("stages", {})[stage], seconds)
+            for stage, seconds in now.get("stages", {}).items()
+            if stage in then.get("stages", {})]
+        for part, old, new in pairs:
+            if old >= 1.0 and new > old * (1 + tolerance):
+                lines.append(f"{name}, {part}: {old} s -> {new} s (+{new / old - 1:.0%})")
+    return lines
+
+
+def kill_tree(process: psutil.Process) -> None:
+    for member in [*process.children(recursive=True), process]:
+        try:
+            member.kill()
+        except psutil.NoSuchProcess:
+            pass
 
 
 def tree_rss(process: psutil.Process) -> int:
@@ -231,16 +358,32 @@ def render(results: dict) -> str:
                           f"customers, {check['unmatched']} unmatched, "
                           f"{check['metric_differences']} with different metrics, "
                           f"{check['grade_differences']} with different grades."]
+        lines += stage_table(result.get("runs", []))
         if result.get("jobs"):
             lines += ["", "The product's other jobs on the Parquet run's lakehouse:", "",
                       "| job | what it does | wall time | peak memory | measured |",
                       "|---|---|---|---|---|"]
             for job in result["jobs"]:
-                failed = " (failed)" if job["exit_code"] else ""
-                lines.append(f"| {job['job']} | {JOB_WORK[job['job']]} | {job['seconds']} s"
-                             f"{failed} | {job['peak_gib']} GiB | {job['date']} |")
+                failed = f" ({job['error'][:60]})" if job.get("error") else ""
+                work = JOB_WORK.get(job["job"], "the same work by the named peer")
+                lines.append(f"| {job['job']} | {work} | {job['seconds']} s{failed} | "
+                             f"{job['peak_gib']} GiB | {job['date']} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def stage_table(runs: list[dict]) -> list[str]:
+    """The product's stages on Parquet beside the floors measured in the same run."""
+    product = next((r for r in runs if r.get("engine") == "product"
+                    and r.get("format") == "parquet" and r.get("stages")), None)
+    if product is None:
+        return []
+    floor = next((r.get("stages", {}) for r in runs if r.get("engine") == "floor"), {})
+    lines = ["", "The product's stages on Parquet (its log), and each floor measured in the "
+             "same run (`bench/floor.py`):", "", "| stage | seconds |", "|---|---|"]
+    lines += [f"| {name} | {seconds} |" for name, seconds in product["stages"].items()]
+    lines += [f"| {name} | {seconds} |" for name, seconds in floor.items()]
+    return lines
 
 
 if __name__ == "__main__":

@@ -274,18 +274,25 @@ def _other_attempts(spark: SparkSession, lakehouse: Lakehouse, tables: list[str]
 
 
 _DELTA_ENGINE = re.compile(r"Delta-Lake/(\S+)")
+_SESSION_DELTA: dict[int, str] = {}   # per session: its jars do not change while it lives
 
 
 def delta_version(spark: SparkSession, lakehouse: Lakehouse) -> str | None:
     """The version of the Delta jars that committed to rfm_runs last (the claim): the
-    engine's, which may differ from the Python package's."""
+    engine's, which may differ from the Python package's. Read from the table's history
+    once per session."""
+    if id(spark) in _SESSION_DELTA:
+        return _SESSION_DELTA[id(spark)]
     try:
         engine = lakehouse.last_commit(spark, RUNS.name)["engineInfo"] or ""
     except Exception as error:  # a record of the engine, never the reason a run fails
         log.warning("could not read the Delta version from the table history: %s", error)
         return None
     found = _DELTA_ENGINE.search(engine)
-    return found.group(1) if found else engine or None
+    version = found.group(1) if found else engine or None
+    if version is not None:
+        _SESSION_DELTA[id(spark)] = version
+    return version
 
 
 def refresh_views(spark: SparkSession, lakehouse: Lakehouse, tables: list[str]) -> None:

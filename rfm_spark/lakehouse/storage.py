@@ -10,6 +10,7 @@ new state.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import random
 import re
@@ -203,7 +204,8 @@ class Lakehouse:
         """Before a job works: every table folder that exists is a Delta table, the
         lakehouse folder is no file, and (`runs_needed`) runs were written here.
         Raises ConfigError naming the path."""
-        found = {table: self.exists(spark, table) for table in TABLES}
+        found = concurrently({table: functools.partial(self.exists, spark, table)
+                              for table in TABLES})
         if runs_needed and not found["rfm_runs"]:
             raise ConfigError(f"{self.location('rfm_runs')}: no such Delta table (no run "
                               "was written here)")

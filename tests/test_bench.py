@@ -1,0 +1,35 @@
+"""The bench's bookkeeping (no engine is run): stage times read from a job's log, and
+the regression guard against the previous entry of the same scale."""
+import sys
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "bench"))
+import run as bench  # noqa: E402  (bench/ is a folder of scripts, not a package)
+
+
+def test_stage_seconds_add_up_stages_of_the_same_name_and_hide_paths(tmp_path):
+    log = tmp_path / "job.log"
+    log.write_text(
+        "2026-12-03 10:00:00 INFO rfm_spark: read: done in 2.0 s (rows=10)\n"
+        "2026-12-03 10:00:01 INFO rfm_spark: write /tmp/a/lake/*: done in 1.25 s\n"
+        "2026-12-03 10:00:02 INFO rfm_spark: write /tmp/b/lake/*: done in 0.5 s\n"
+        "2026-12-03 10:00:03 INFO rfm_spark.steps: frequency: done in 9 s (not a stage)\n"
+        "2026-12-03 10:00:04 INFO rfm_spark: read: started\n")
+    assert bench.stage_seconds(log) == {"read": 2.0, "write <path>": 1.8}
+
+
+def test_regressions_name_what_got_over_10_percent_slower_and_skip_failures_and_noise():
+    def product(seconds, stages):
+        return {"engine": "product", "format": "parquet", "seconds": seconds,
+                "exit_code": 0, "stages": stages}
+    previous = {"runs": [product(60.0, {"read": 2.0, "write": 19.0, "quality": 0.5})],
+                "jobs": [{"job": "churn", "seconds": 100.0, "exit_code": 0},
+                         {"job": "basket", "seconds": 50.0, "exit_code": 1}]}
+    current = {"runs": [product(66.1, {"read": 2.2, "write": 21.0, "quality": 0.9}),
+                        {"engine": "duckdb", "format": "parquet", "seconds": 99.0}],
+               "jobs": [{"job": "churn", "seconds": 109.0, "exit_code": 0},
+                        {"job": "basket", "seconds": 90.0, "exit_code": 0}]}
+    assert bench.regressions(previous, current) == [
+        "product parquet, whole: 60.0 s -> 66.1 s (+10%)",
+        "product parquet, write: 19.0 s -> 21.0 s (+11%)"]
