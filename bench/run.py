@@ -102,8 +102,8 @@ def main() -> int:
             for record in run_job(job, folder):
                 entry["jobs"].append(record)
                 print(json.dumps(record), flush=True)
-    for line in regressions(previous, entry):
-        print(f"SLOWER: {line}", flush=True)
+    for line in comparison(previous, entry):
+        print(line, flush=True)
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     REPORT.write_text(render(results))
     print(f"wrote {REPORT.relative_to(REPO)}")
@@ -242,6 +242,15 @@ def stage_seconds(log: Path) -> dict[str, float]:
             name = re.sub(r"/\S+", "<path>", match["stage"])
             found[name] = found.get(name, 0.0) + float(match["seconds"])
     return {name: round(seconds, 1) for name, seconds in found.items()}
+
+
+def comparison(previous: dict, current: dict) -> list[str]:
+    """`SLOWER:` lines against the previous entry of the scale, or why there are none:
+    times from another machine are not compared."""
+    if previous.get("machine") and previous["machine"] != current.get("machine"):
+        return [f"not compared: the previous entry was measured on {previous['machine']}, "
+                f"this one on {current.get('machine')}"]
+    return [f"SLOWER: {line}" for line in regressions(previous, current)]
 
 
 def regressions(previous: dict, current: dict, tolerance: float = 0.10) -> list[str]:

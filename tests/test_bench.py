@@ -33,3 +33,15 @@ def test_regressions_name_what_got_over_10_percent_slower_and_skip_failures_and_
     assert bench.regressions(previous, current) == [
         "product parquet, whole: 60.0 s -> 66.1 s (+10%)",
         "product parquet, write: 19.0 s -> 21.0 s (+11%)"]
+
+
+def test_an_entry_from_another_machine_is_not_compared():
+    intel = {"cpu": "Intel(R) Xeon(R) Processor", "cores": 2, "memory_gib": 24}
+    amd = {**intel, "cpu": "AMD EPYC"}
+    slow = {"jobs": [{"job": "churn", "seconds": 100.0, "exit_code": 0}]}
+    slower = {"jobs": [{"job": "churn", "seconds": 200.0, "exit_code": 0}]}
+    assert bench.comparison({**slow, "machine": intel}, {**slower, "machine": amd}) == [
+        "not compared: the previous entry was measured on " + str(intel) + ", this one on "
+        + str(amd)]
+    assert bench.comparison({**slow, "machine": amd}, {**slower, "machine": amd}) == [
+        "SLOWER: job churn, whole: 100.0 s -> 200.0 s (+100%)"]

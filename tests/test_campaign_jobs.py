@@ -1,16 +1,14 @@
 """A campaign end to end through the jobs: segment generated data, assign, add
 post-campaign purchases with a planted lift, measure, and the notebook."""
-import contextlib
 import csv
 import datetime as dt
-import io
 import runpy
 from types import SimpleNamespace
 
 import pytest
 from pyspark.sql import functions as F
 
-from conftest import REPO
+from conftest import REPO, run_job as job
 from rfm_spark.jobs import campaign, generate, segment
 from rfm_spark.lakehouse import Lakehouse, read_table, stored
 
@@ -18,13 +16,6 @@ pytestmark = pytest.mark.e2e
 DEFAULT = str(REPO / "conf/default.yaml")
 PLANTED = {"Sleeping frequent": 0.12}
 BASE_RESPONSE = 0.04
-
-
-def job(main, *argv):
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        code = main(list(argv))
-    return code, printed.getvalue()
 
 
 @pytest.fixture(scope="module")

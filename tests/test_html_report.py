@@ -3,9 +3,7 @@ campaign, a churn model and basket rules of the latest run written as hand-made 
 through the lakehouse writers (nothing trained, measured or mined here) and its upgrade
 simulation by the simulate job; the job; the segmentation run's `output.report`; and the
 page in headless Chromium with the network off."""
-import contextlib
 import datetime as dt
-import io
 import re
 import shutil
 from decimal import Decimal
@@ -16,7 +14,7 @@ from plotly.offline import get_plotlyjs
 from pyspark.sql import functions as F
 
 import chromium
-from conftest import REPO
+from conftest import REPO, run_job as job
 from rfm_spark.html_report import SECTIONS, build_report, section_figures
 from rfm_spark.jobs import report, segment, simulate
 from rfm_spark.lakehouse import Lakehouse, read_table, run_rows, succeeded_runs
@@ -29,13 +27,6 @@ pytestmark = pytest.mark.e2e
 ALL_SECTIONS = ("run", "segments", "metrics", "grid", "history", "quality", "campaigns", "churn",
                 "basket", "upgrade")
 NOW = dt.datetime(2020, 10, 1, 12, 0)
-
-
-def job(main, *argv):
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        code = main(list(argv))
-    return code, printed.getvalue()
 
 
 @pytest.fixture(scope="module")
