@@ -93,7 +93,9 @@ def main() -> int:
                 measured.append(run_engine(engine, fmt, folder, scale))
                 print(json.dumps(measured[-1]), flush=True)
         check = verify(folder, formats[0]) if {"product", "duckdb"} <= set(engines) else None
+        print(json.dumps({"check": check}), flush=True)
         entry.update(runs=measured, check=check, date=dt.date.today().isoformat())
+        save(results)
     if jobs:
         if not (folder / "lake-parquet" / "rfm_runs").exists():
             sys.exit("the jobs need the product's Parquet run: add product to --engines")
@@ -102,10 +104,10 @@ def main() -> int:
             for record in run_job(job, folder):
                 entry["jobs"].append(record)
                 print(json.dumps(record), flush=True)
+            save(results)
     for line in comparison(previous, entry):
         print(line, flush=True)
-    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
-    REPORT.write_text(render(results))
+    save(results)
     print(f"wrote {REPORT.relative_to(REPO)}")
     failed = any(j["exit_code"] for j in entry.get("jobs", [])
                  if j["job"].split()[0] in jobs and "peer" not in j["job"])
@@ -135,6 +137,13 @@ def command(engine: str, fmt: str, folder: Path) -> list[str]:
     if engine == "floor":
         return [PYTHON, "bench/floor.py", source, str(folder)]
     return [PYTHON, "bench/peers.py", engine, fmt, source, str(folder / f"{engine}-{fmt}.parquet")]
+
+
+def save(results: dict) -> None:
+    """docs/benchmarks.json and .md as measured so far: a bench stopped midway keeps
+    what it measured."""
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    REPORT.write_text(render(results))
 
 
 def job_steps(job: str, folder: Path) -> list[tuple[str, list[str] | None]]:
