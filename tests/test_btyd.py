@@ -116,3 +116,12 @@ def test_models_fitted_on_spark_customer_days_match_the_direct_fit(spark):
     single = scored.where("x = 0").select("p_alive").distinct().collect()
     assert [r.p_alive for r in single] == [1.0]
     assert fitted.gamma_gamma is not None and fitted.gamma_gamma.q > 1
+
+
+def test_the_fits_objective_is_the_negated_weighted_log_likelihood():
+    x, t_x, T = simulate(0.5, 4.0, 0.8, 2.5, customers=500, seed=5)
+    counts = np.arange(1, len(x) + 1, dtype=float)
+    negative = btyd.bgnbd_negative_log_likelihood(x, t_x, T, counts)
+    for params in ([0.5, 4.0, 0.8, 2.5], [2.0, 0.3, 1.7, 0.9]):
+        assert negative(np.log(params)) == pytest.approx(
+            -np.sum(counts * btyd.bgnbd_log_likelihood(params, x, t_x, T)), rel=1e-12)
