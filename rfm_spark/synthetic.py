@@ -89,6 +89,13 @@ def generate_transactions(spark: SparkSession, rows: int, customers: int, seed: 
     any date the online share of money predicts churn and tenure does not stand in for
     it (an exponential lifetime from the first purchase would make long tenure mean
     "store"); recency, frequency and BG/NBD do not see it."""
+    people = _customers(spark, rows, customers, seed, partitions, churn_signal)
+    return _lines(_visits(people, seed), seed)
+
+
+def _customers(spark: SparkSession, rows: int, customers: int, seed: int,
+               partitions: int | None, churn_signal: bool) -> DataFrame:
+    """One row per customer: when they buy, where, how much per visit, and `n_rows`."""
     partitions = partitions or max(2, rows // 2_000_000)
     customer = F.col("customer")
     online_share = (F.when(_uniform(seed, "channel_preference", customer) < 0.5, 1.0)
@@ -107,13 +114,15 @@ def generate_transactions(spark: SparkSession, rows: int, customers: int, seed: 
     )
     # One small aggregate scales the weights so the total is close to `rows`.
     total_weight = people.agg(F.sum("weight")).first()[0]
-    people = people.withColumn(
+    return people.withColumn(
         "n_rows", F.greatest(F.lit(1), F.round(F.col("weight") * (rows / total_weight)))
         .cast("int"))
 
-    visit = F.col("visit")
-    line = F.col("line")
-    visits = (
+
+def _visits(people: DataFrame, seed: int) -> DataFrame:
+    """One row per visit: its day, channel and number of lines."""
+    customer, visit = F.col("customer"), F.col("visit")
+    return (
         people
         .withColumn("visits", F.ceil(F.col("n_rows") / F.col("basket")).cast("int"))
         .withColumn("visit", F.explode(F.sequence(F.lit(0), F.col("visits") - 1)))
@@ -125,6 +134,11 @@ def generate_transactions(spark: SparkSession, rows: int, customers: int, seed: 
         .withColumn("lines", F.least(F.col("basket"),
                                      F.col("n_rows") - F.col("visit") * F.col("basket")))
     )
+
+
+def _lines(visits: DataFrame, seed: int) -> DataFrame:
+    """One row per line bought: article (planted pairs included), price, the columns."""
+    customer, visit, line = F.col("customer"), F.col("visit"), F.col("line")
     drawn = F.floor(F.pow(_uniform(seed, "article", customer, visit, line), 2) * ARTICLES)
     article = F.when(_paired(seed, visit, line), _pair_article(line)).otherwise(drawn)
     price_mu = math.log(PRICE_MEAN) - PRICE_SIGMA ** 2 / 2
