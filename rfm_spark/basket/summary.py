@@ -7,9 +7,10 @@ from pyspark.sql import functions as F
 
 
 def top_rules(rules: DataFrame, per_value: int = 3) -> list:
-    """Each value's `per_value` rules with the highest lift (at most values x per_value
-    rows)."""
-    order = W.partitionBy("value").orderBy(F.desc("lift"), F.desc("confidence"))
+    """Each value's `per_value` rules with the highest lift (ties: confidence, baskets,
+    then the items), at most values x per_value rows."""
+    order = W.partitionBy("value").orderBy(F.desc("lift"), F.desc("confidence"),
+                                           F.desc("baskets"), "antecedent", "consequent")
     return (rules.withColumn("_rank", F.row_number().over(order))
             .where(F.col("_rank") <= per_value).orderBy("value", "_rank")
             .collect())  # values x per_value rows

@@ -4,9 +4,10 @@ for the run: its campaigns (rfm_campaigns, rfm_campaign_results), its churn mode
 rfm_basket_evaluation) and its upgrade simulation (rfm_upgrade_simulation)."""
 from __future__ import annotations
 
-from pyspark.sql import Window as W, functions as F
+from pyspark.sql import functions as F
 
 from rfm_spark import figures
+from rfm_spark.basket.summary import top_rules
 from rfm_spark.churn.summary import SHOWN_METRICS, grid_cells
 from rfm_spark.html_report import page
 from rfm_spark.html_report.context import Block, ReportContext, Section
@@ -109,8 +110,9 @@ def basket_blocks(ctx: ReportContext) -> list[Block]:
     blocks: list[Block] = []
     for level in sorted({row.level for row in sizes}):
         values = sorted((r for r in sizes if r.level == level), key=lambda r: -r.baskets)
-        shown = _strongest_rules(rules.where(F.col("level") == level),
-                                 [r.value for r in values[:MAX_RULE_VALUES]])
+        drawn = [r.value for r in values[:MAX_RULE_VALUES]]
+        shown = top_rules(rules.where((F.col("level") == level) & F.col("value").isin(drawn)),
+                          RULES_PER_VALUE)  # MAX_RULE_VALUES x RULES_PER_VALUE rows
         blocks += [page.paragraph(
             f"{sum(r.rules for r in values):,} rules mined per {level} in "
             f"{len(values):,} values; the {RULES_PER_VALUE} with the highest lift of the "
@@ -128,15 +130,6 @@ def basket_blocks(ctx: ReportContext) -> list[Block]:
                                 page.percent(r.popular_hit_rate)) for r in evaluation],
                               numeric=(2, 3, 4, 5, 6))]
     return blocks
-
-
-def _strongest_rules(rules, values: list[str]) -> list:
-    strongest = W.partitionBy("value").orderBy(F.desc("lift"), F.desc("confidence"),
-                                               F.desc("baskets"), "antecedent", "consequent")
-    return (rules.where(F.col("value").isin(values))
-            .withColumn("_rank", F.row_number().over(strongest))
-            .where(F.col("_rank") <= RULES_PER_VALUE).drop("_rank")
-            .collect())  # MAX_RULE_VALUES x RULES_PER_VALUE rows at most
 
 
 def _rules_table(rules: list) -> page.Html:
