@@ -8,15 +8,20 @@ sys.path.insert(0, str(REPO / "bench"))
 import run as bench  # noqa: E402  (bench/ is a folder of scripts, not a package)
 
 
-def test_stage_seconds_add_up_stages_of_the_same_name_and_hide_paths(tmp_path):
+def test_stage_seconds_add_up_stages_of_the_same_name_and_hide_paths_and_ids(tmp_path):
     log = tmp_path / "job.log"
     log.write_text(
         "2026-12-03 10:00:00 INFO rfm_spark: read: done in 2.0 s (rows=10)\n"
         "2026-12-03 10:00:01 INFO rfm_spark: write /tmp/a/lake/*: done in 1.25 s\n"
         "2026-12-03 10:00:02 INFO rfm_spark: write /tmp/b/lake/*: done in 0.5 s\n"
         "2026-12-03 10:00:03 INFO rfm_spark.steps: frequency: done in 9 s (not a stage)\n"
-        "2026-12-03 10:00:04 INFO rfm_spark: read: started\n")
-    assert bench.stage_seconds(log) == {"read": 2.0, "write <path>": 1.8}
+        "2026-12-03 10:00:04 INFO rfm_spark: read: started\n"
+        "2026-12-03 10:00:05 INFO rfm_spark: BG/NBD at 6 observation dates: done in 60.0 s\n"
+        "2026-12-03 10:00:06 INFO rfm_spark: write churn model "
+        "6bb141b7c19845449377fb9d99fc0c3b: done in 3.0 s (scores=5)\n")
+    assert bench.stage_seconds(log) == {"read": 2.0, "write <path>": 1.8,
+                                        "BG/NBD at 6 observation dates": 60.0,
+                                        "write churn model <id>": 3.0}
 
 
 def test_regressions_name_what_got_over_10_percent_slower_and_skip_failures_and_noise():
