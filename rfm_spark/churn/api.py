@@ -78,9 +78,11 @@ def train_churn(spark: SparkSession, lakehouse: lh.Lakehouse, run_id: str, confi
                   "as_of_date": run.as_of_date}
         final, trained_rows = _refit(rows, spec, features, counts)
         path = f"{model_dir.rstrip('/')}/{record['model_id']}"
-        final.write().overwrite().save(path)
-        at_as_of = _scoring_rows(spark, past, days, customers, run.as_of_date, spec, channels)
-        scores = cache(_scores(at_as_of.frame, final, checked.calibrator, spec, record))
+        with stage(f"save the model, BG/NBD and score bands at {run.as_of_date}"):
+            final.write().overwrite().save(path)
+            at_as_of = _scoring_rows(spark, past, days, customers, run.as_of_date, spec,
+                                     channels)
+            scores = cache(_scores(at_as_of.frame, final, checked.calibrator, spec, record))
         record.update(_record(spec, dates, counts, checked, at_as_of.fitted, trained_rows, path))
         with stage(f"write churn model {record['model_id']}") as written:
             frame = spark.createDataFrame(
