@@ -41,32 +41,34 @@ class GammaGamma:
 
 def bgnbd_log_likelihood(params, x, t_x, T) -> np.ndarray:
     """Each customer's log-likelihood (FHL 2005, equation 6)."""
-    r, alpha, a, b = params
-    x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
-    a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-    a2 = (special.gammaln(a + b) + special.gammaln(b + x) - special.gammaln(b)
-          - special.gammaln(a + b + x))
-    a3 = -(r + x) * np.log(alpha + T)
-    repeat = x > 0
-    a4 = np.where(repeat, np.log(a) - np.log(np.where(repeat, b + x - 1, 1.0))
-                  - (r + x) * np.log(alpha + t_x), -np.inf)
-    return a1 + a2 + np.logaddexp(a3, a4)
+    return _per_combination(x, t_x, T)(params)
 
 
 def bgnbd_negative_log_likelihood(x, t_x, T, counts):
     """The weighted sum of `bgnbd_log_likelihood`, negated, as a function of the log
-    parameters: what the fit minimises. The special functions and logarithms are taken
-    once per distinct x, t_x and T (a few hundred each at any scale), not once per
-    combination, which makes each evaluation several times cheaper."""
-    x, t_x, T, counts = (np.asarray(v, dtype=float) for v in (x, t_x, T, counts))
+    parameters: what the fit minimises."""
+    log_likelihood = _per_combination(x, t_x, T)
+    counts = np.asarray(counts, dtype=float)
+
+    def negative(log_params) -> float:
+        return -float(np.sum(counts * log_likelihood(np.exp(log_params))))
+    return negative
+
+
+def _per_combination(x, t_x, T):
+    """Each combination's log-likelihood as a function of (r, alpha, a, b). The special
+    functions and logarithms are taken once per distinct x, t_x and T (a few hundred
+    each at any scale), not once per combination, which makes a fit's many evaluations
+    several times cheaper."""
+    x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
     xs, of_x = np.unique(x, return_inverse=True)
     spans, of_span = np.unique(t_x, return_inverse=True)
     ages, of_age = np.unique(T, return_inverse=True)
     repeat = x > 0
     repeats = np.where(xs > 0, xs - 1, 0.0)
 
-    def negative(log_params) -> float:
-        r, alpha, a, b = np.exp(log_params)
+    def log_likelihood(params) -> np.ndarray:
+        r, alpha, a, b = params
         per_x = (special.gammaln(r + xs) - special.gammaln(r) + r * np.log(alpha)
                  + special.gammaln(a + b) + special.gammaln(b + xs) - special.gammaln(b)
                  - special.gammaln(a + b + xs))
@@ -74,8 +76,8 @@ def bgnbd_negative_log_likelihood(x, t_x, T, counts):
         a3 = -(r + x) * np.log(alpha + ages)[of_age]
         a4 = np.where(repeat, log_repeat[of_x] - (r + x) * np.log(alpha + spans)[of_span],
                       -np.inf)
-        return -float(np.sum(counts * (per_x[of_x] + np.logaddexp(a3, a4))))
-    return negative
+        return per_x[of_x] + np.logaddexp(a3, a4)
+    return log_likelihood
 
 
 def fit_bgnbd(x, t_x, T, counts) -> BgNbd:
