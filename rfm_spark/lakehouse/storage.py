@@ -251,14 +251,15 @@ def _visible_files(spark: SparkSession, path: str) -> list[str]:
     try:
         # The path twice: given one path, Spark looks for a streaming sink's metadata
         # under it first and logs a stack trace when the path is missing (once per table
-        # a new lakehouse lacks); given two, it does not look.
+        # a new lakehouse lacks); given two, it does not look. Each file may then come
+        # twice, so 4 rows hold 2 distinct files whenever there are 2.
         rows = (spark.read.format("binaryFile").load([path, path]).select("path")
-                .distinct().limit(2).collect())  # at most 2 rows
+                .limit(4).collect())  # at most 4 rows
     except Exception as error:
         if "PATH_NOT_FOUND" in str(error):
             return []
         raise
-    return [row.path for row in rows]
+    return sorted({row.path for row in rows})[:2]
 
 
 def _bare(path: str) -> str:
