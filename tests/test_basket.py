@@ -7,7 +7,7 @@ import pytest
 from chispa import assert_df_equality
 from scipy.stats import false_discovery_control
 
-from rfm_spark.basket import mining, recommend, stats
+from rfm_spark.basket import api, mining, recommend, stats
 from rfm_spark.config import Basket
 from rfm_spark.session import Caches
 
@@ -72,6 +72,44 @@ def test_each_value_has_its_own_support_threshold(spark):
     strict = mined(spark, Basket(min_baskets=2, min_confidence=0.7))
     assert set(strict) == {("S1", ("a",), ("b",)), ("S2", ("x",), ("y",)),
                            ("S2", ("y",), ("x",))}
+
+
+def test_values_with_fewer_baskets_than_the_threshold_have_no_rules(spark):
+    # 20 baskets needed: S1 (10) and S2 (6) cannot reach it, and FP-Growth is not asked
+    # for a support above 1 (Spark refuses it); 4 needed: only S1's a, b pair has them.
+    assert mined(spark, Basket(min_baskets=20, min_confidence=0.0)) == {}
+    assert set(mined(spark, Basket(min_baskets=4, min_confidence=0.0))) == {
+        ("S1", ("a",), ("b",)), ("S1", ("b",), ("a",))}
+
+
+def test_oversized_baskets_are_left_out_of_the_rules_and_counted(spark):
+    day = D - dt.timedelta(days=1)
+    used = spark.createDataFrame(
+        [(f"c{i}", day, f"o{i}", item) for i in range(3) for item in ("a", "b")]
+        + [("c3", day, "o3", item) for item in ("a", "b", "c")],  # 3 items: over max_items
+        "customer_id string, purchase_date date, order_id string, item string")
+    values = spark.createDataFrame([(f"c{i}", "S") for i in range(4)],
+                                   "customer_id string, value string")
+    with Caches(spark) as cache:
+        found = api._mine(used, values, D, Basket(min_baskets=2, min_confidence=0.0,
+                                                  max_items=2), cache)
+        rules = {(tuple(r.antecedent), tuple(r.consequent)): r for r in found.rules.collect()}
+        counts = found.counts
+    assert (counts["baskets"], counts["oversized"]) == (3, 1)
+    a_b = rules[("a",), ("b",)]
+    # The three kept baskets only: c3's {a, b, c} counts nowhere, the population's too.
+    assert (a_b.antecedent_baskets, a_b.baskets, a_b.level_baskets) == (3, 3, 3)
+    assert a_b.population_lift == 1.0 and set(rules) == {(("a",), ("b",)), (("b",), ("a",))}
+
+
+@pytest.mark.parametrize("level, expected", [
+    ("segment", {"c1": "Loyal", "c2": "Lost"}), ("group", {"c1": "Warm", "c2": "Cold"}),
+    ("all", {"c1": "all", "c2": "all"})])
+def test_each_level_gives_every_customer_one_value(spark, level, expected):
+    customers = spark.createDataFrame([("c1", "Loyal", "Warm"), ("c2", "Lost", "Cold")],
+                                      "customer_id string, segment string, `group` string")
+    found = api._values_of(customers, Basket(level=level)).collect()
+    assert {r.customer_id: r.value for r in found} == expected
 
 
 def test_fisher_exact_test_against_the_tea_tasting_lady_and_by_hand():

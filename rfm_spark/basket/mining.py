@@ -22,6 +22,8 @@ from rfm_spark.config import Basket
 from rfm_spark.session import Caches
 
 BASKET_KEY = ["customer_id", "basket"]
+RULE_COUNTS = ("value string, antecedent array<string>, consequent array<string>, "
+               "antecedent_baskets bigint, consequent_baskets bigint, baskets bigint")
 _SEP = "\u001f"   # between a value's index and an item id: no item id holds it
 
 
@@ -65,12 +67,13 @@ def mine(valued: DataFrame, values: LevelValues, spec: Basket, cache: Caches) ->
     baskets with their level `value`."""
     by_threshold: dict[int, list[str]] = {}
     for value in sorted(values.baskets):
-        by_threshold.setdefault(values.threshold(value, spec), []).append(value)
-    found = [_mine_values(valued, values, group, threshold, spec.min_confidence, cache)
-             for threshold, group in sorted(by_threshold.items())]
-    rules = found[0]
-    for more in found[1:]:
-        rules = rules.unionByName(more)
+        threshold = values.threshold(value, spec)
+        if values.baskets[value] >= threshold:  # fewer baskets: no itemset can be frequent
+            by_threshold.setdefault(threshold, []).append(value)
+    rules = valued.sparkSession.createDataFrame([], RULE_COUNTS)
+    for threshold, group in sorted(by_threshold.items()):
+        rules = rules.unionByName(_mine_values(valued, values, group, threshold,
+                                               spec.min_confidence, cache))
     counts = valued.sparkSession.createDataFrame(
         sorted(values.baskets.items()), "value string, level_baskets bigint")
     return rules.join(F.broadcast(counts), "value")  # one row per value

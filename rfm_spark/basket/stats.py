@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame, SparkSession, Window as W
 from pyspark.sql import functions as F
+import numpy as np
 from scipy import stats
 
 from rfm_spark.errors import InputError
@@ -18,10 +19,11 @@ from rfm_spark.errors import InputError
 COUNTS = ["level_baskets", "antecedent_baskets", "consequent_baskets", "baskets"]
 
 
-def fisher_greater(n: int, antecedent: int, consequent: int, both: int) -> float:
+def fisher_greater(n, antecedent, consequent, both):
     """P(K >= both) for K ~ Hypergeometric(n baskets, antecedent of them, consequent
-    drawn): Fisher's exact test, one-sided, of more baskets with both than chance."""
-    return float(stats.hypergeom.sf(both - 1, n, antecedent, consequent))
+    drawn): Fisher's exact test, one-sided, of more baskets with both than chance.
+    Integers give a float; arrays of them, an array (one vectorised scipy call)."""
+    return stats.hypergeom.sf(np.asarray(both) - 1, n, antecedent, consequent)[()]
 
 
 def with_p_values(spark: SparkSession, rules: DataFrame, max_combinations: int) -> DataFrame:
@@ -33,11 +35,13 @@ def with_p_values(spark: SparkSession, rules: DataFrame, max_combinations: int) 
                          f"basket.max_combinations ({max_combinations:,}); raise "
                          "basket.min_baskets or min_confidence")
     rows = combinations.collect()  # at most max_combinations rows of four integers
-    tested = [(*row, fisher_greater(*row)) for row in rows]
-    p_values = spark.createDataFrame(
-        tested, "level_baskets bigint, antecedent_baskets bigint, consequent_baskets bigint, "
-                "baskets bigint, p_value double")
-    return rules.join(F.broadcast(p_values), COUNTS)
+    counts = np.array(rows, dtype=np.int64).reshape(-1, len(COUNTS))
+    p_values = fisher_greater(*counts.T)
+    tested = spark.createDataFrame(
+        [(*map(int, row), float(p)) for row, p in zip(counts, np.atleast_1d(p_values))],
+        "level_baskets bigint, antecedent_baskets bigint, consequent_baskets bigint, "
+        "baskets bigint, p_value double")
+    return rules.join(F.broadcast(tested), COUNTS)
 
 
 def with_adjusted(rules: DataFrame) -> DataFrame:
