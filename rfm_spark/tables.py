@@ -355,7 +355,7 @@ UPGRADE_SIMULATION = Table("rfm_upgrade_simulation", "one row per run, scenario 
                                 "customer id)"),
     Col("candidates_monetary", "decimal(38,8)", "their monetary"),
     Col("target_value", "decimal(38,8)", "to_grade's smallest (or median) monetary"),
-    Col("gap_total", "decimal(38,8)", "sum over candidates of target_value minus monetary"),
+    Col("gap_total", "decimal(38,8)", "sum over candidates of target_value minus monetary (at least 0 each)"),
     Col("conversion_rate", "double", "the scenario's assumed rate for the step"),
     Col("expected_upgrades", "double", "conversion_rate x candidates"),
     Col("expected_uplift", "decimal(38,8)", "conversion_rate x gap_total"),

@@ -74,6 +74,9 @@ def test_a_holdout_checks_the_recommendations_against_later_purchases(spark, hm_
     popular_hits = sum(round(r.popular_hit_rate * r.customers) for r in rows)
     assert sum(r.customers_hit for r in rows) >= popular_hits
     assert "popular" in printed
+    written = stored(spark, hm_run.lakehouse, BASKET_EVALUATION.name)
+    assert [(f.name, f.dataType.simpleString()) for f in written.schema.fields] == list(
+        BASKET_EVALUATION.layout())
 
 
 def test_simulate_writes_a_stored_runs_upgrade_rows(spark, hm_run):
@@ -102,6 +105,31 @@ def test_bad_basket_input_stops_before_anything_is_written(spark, hm_run, tmp_pa
         argv += ["--run-id", hm_run.run_id]
     assert run_job(basket.main, *argv, *arguments)[0] == 2
     assert message in caplog.text
+    assert not (tmp_path / "lake").exists()
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--set", "clean.drop_non_positive_amounts=true"],
+     "read or cleaned its input otherwise than this config (clean.drop_non_positive_amounts)"),
+    (["--set", "grading.best=highest", "--holdout-days", "30"],
+     "graded with other grading or segment rules"),
+])
+def test_a_config_that_is_not_the_runs_is_refused(spark, hm_run, caplog, arguments, message):
+    tables = [table.name for table in (BASKET_RULES, RECOMMENDATIONS, BASKET_EVALUATION)]
+    before = {name: lakehouse_version(spark, hm_run, name) for name in tables}
+    code, _ = run_job(basket.main, *HM_CONFIGS, "--input", hm_run.data, "--lakehouse",
+                      hm_run.root, "--run-id", hm_run.run_id, *arguments)
+    assert code == 2 and message in caplog.text
+    assert {name: lakehouse_version(spark, hm_run, name) for name in tables} == before
+
+
+def lakehouse_version(spark, hm_run, name):
+    """The table's latest Delta version, or None when it was never written."""
+    path = hm_run.lakehouse.location(name)
+    try:
+        return spark.sql(f"DESCRIBE HISTORY delta.`{path}` LIMIT 1").first().version
+    except Exception:  # no table yet
+        return None
 
 
 def test_a_bad_scenario_stops_simulate_before_anything_is_written(spark, hm_run, caplog):

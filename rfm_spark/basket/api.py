@@ -13,13 +13,14 @@ import dataclasses
 import datetime as dt
 import logging
 
+import yaml
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from rfm_spark import lakehouse as lh, names
 from rfm_spark.basket import mining, recommend, stats
 from rfm_spark.clean import flag_as_of
-from rfm_spark.config import Basket, Config
+from rfm_spark.config import Basket, Config, load_config
 from rfm_spark.errors import ConfigError, InputError
 from rfm_spark.lakehouse.basket import replace_evaluation, replace_rules
 from rfm_spark.logs import stage
@@ -64,6 +65,7 @@ def mine_basket_rules(spark: SparkSession, lakehouse: lh.Lakehouse, run_id: str,
     rfm_recommendations. Nothing is written when a check fails."""
     check_items(config)
     run = lh.succeeded_run(spark, lakehouse, names.check_run_id(run_id))
+    _check_reads_as_run(spark, lakehouse, run, config)
     spec = config.basket
     values = _customer_values(spark, lakehouse, run, spec)
     with reading(spark, config, source, items=True) as read, Caches(spark) as cache:
@@ -91,23 +93,54 @@ def evaluate_holdout(spark: SparkSession, lakehouse: lh.Lakehouse, run_id: str, 
     if holdout_days < 1:
         raise ConfigError("--holdout-days must be at least 1")
     run = lh.succeeded_run(spark, lakehouse, names.check_run_id(run_id))
+    _check_reads_as_run(spark, lakehouse, run, config)
+    if run.scheme_sha256 is not None and run.scheme_sha256 != config.scheme_sha256:
+        raise ConfigError(f"run {run.run_id} was graded with other grading or segment rules "
+                          "than this config's, and the holdout grades again: give the config "
+                          "the run was made with")
     spec = config.basket
     cutoff = run.as_of_date - dt.timedelta(days=holdout_days)
     _customer_values(spark, lakehouse, run, spec)  # the run's checks
     with history(spark, config, source, items=True) as past, Caches(spark) as cache:
         values = _values_of(past.segment(cutoff).customers, spec)
-        used = cache(used_rows(flag_as_of(past.flagged, config.clean, run.as_of_date)))
-        mined = _mine(used.where(F.col("purchase_date") <= F.lit(cutoff)), values, cutoff,
+        flagged = cache(past.flagged)
+        # Mined as a run at the cutoff would use its rows (its lookback window too);
+        # checked on the rows the run used after the cutoff.
+        mined = _mine(used_rows(flag_as_of(flagged, config.clean, cutoff)), values, cutoff,
                       spec, cache)
-        after = (used.where(F.col("purchase_date") > F.lit(cutoff))
-                 .where(F.col("item").isNotNull()).select("customer_id", "item").distinct())
-        rows = _evaluation_rows(mined, values, after, spec, run, holdout_days, cutoff)
+        after = (used_rows(flag_as_of(flagged, config.clean, run.as_of_date))
+                 .where((F.col("purchase_date") > F.lit(cutoff)) & F.col("item").isNotNull())
+                 .select("customer_id", "item").distinct())
+        rows = cache(_evaluation_rows(mined, values, after, spec, run, holdout_days, cutoff))
+        _log_hit_rates(rows.collect(), cutoff)  # one row per level value
         with stage(f"write basket evaluation of run {run.run_id}") as counts:
             replace_evaluation(spark, lakehouse, rows, run.run_id, spec.level, holdout_days)
             counts.update(mined.counts)
     return lh.read_table(spark, lakehouse, BASKET_EVALUATION.name).where(
         (F.col("run_id") == run.run_id) & (F.col("level") == spec.level)
         & (F.col("holdout_days") == holdout_days))
+
+
+def _check_reads_as_run(spark: SparkSession, lakehouse: lh.Lakehouse, run: lh.RunInfo,
+                        config: Config) -> None:
+    """ConfigError unless the config reads and cleans the input as the run did: the
+    baskets must come from the purchases the run's segments were graded on."""
+    document = yaml.safe_load(lh.run_config(spark, lakehouse, run))
+    ran = load_config([], documents={f"run {run.run_id}'s config": document}).reading()
+    ours = config.reading()
+    differ = sorted(key for key in ran.keys() | ours.keys() if ran.get(key) != ours.get(key))
+    if differ:
+        raise ConfigError(f"run {run.run_id} read or cleaned its input otherwise than this "
+                          f"config ({', '.join(differ[:5])}{', ...' if len(differ) > 5 else ''}"
+                          "): give the config the run was made with")
+
+
+def _log_hit_rates(rows: list, cutoff: dt.date) -> None:
+    for row in rows:
+        log.info("holdout from %s, %s: %s of %s customers bought a recommended item "
+                 "(hit rate %.4f; popular items %.4f)", cutoff, row.value,
+                 f"{row.customers_hit:,}", f"{row.customers:,}", row.hit_rate,
+                 row.popular_hit_rate)
 
 
 def _customer_values(spark: SparkSession, lakehouse: lh.Lakehouse, run: lh.RunInfo,

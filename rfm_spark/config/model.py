@@ -548,6 +548,14 @@ class Config:
         shaping["input"]["columns"].pop("item")
         return _sha256(shaping)
 
+    def reading(self) -> dict[str, Any]:
+        """What decides which rows a run uses, by dotted key: how the input is read
+        (not its path, nor the item column only the basket job reads) and cleaned."""
+        document = plain(self)
+        document["input"].pop("path")
+        document["input"]["columns"].pop("item")
+        return _dotted({"input": document["input"], "clean": document["clean"]})
+
     @property
     def scheme_sha256(self) -> str:
         """Hash of the grading and segment rules: runs with the same scheme have
@@ -570,6 +578,16 @@ class Config:
 
 # Sections of the jobs that read runs; the item column is read by the basket job only.
 _NOT_SHAPING_RUNS = ("output", "churn", "basket", "simulation")
+
+
+def _dotted(document: dict, prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for key, value in document.items():
+        if isinstance(value, dict):
+            flat.update(_dotted(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def _sha256(document: dict) -> str:

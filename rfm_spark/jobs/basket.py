@@ -7,7 +7,8 @@
 
 RUN is a succeeded segmentation run: its customers' segments (or groups) split the
 baskets, and its as-of date ends them; the transactions, read and cleaned by the config
-as the run was, give the baskets (`input.columns.item` mapped). Replaces the run's rows
+as the run was (a config that reads or cleans otherwise is refused), give the baskets
+(`input.columns.item` mapped). Replaces the run's rows
 of rfm_basket_rules and rfm_recommendations. With --holdout-days N, rules are mined up
 to N days before the as-of date and the recommendations checked on the last N days:
 only rfm_basket_evaluation is written.
