@@ -8,6 +8,7 @@ The functions take plain rows (pyspark `Row`s or anything with the same attribut
 no Spark is needed to draw."""
 from __future__ import annotations
 
+import html
 import itertools
 import math
 from typing import Sequence
@@ -23,6 +24,10 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
            "#000000")
 _LAYOUT = {"template": "plotly_white", "font": {"size": 13}, "margin": {"t": 70}}
 GREY = "#999999"
+# Every chart's toolbar, in the report and the notebooks: no plotly logo, and no "Share
+# chart..." button, which would upload the chart's data (customer aggregates) to
+# Plotly's cloud.
+FIGURE_CONFIG = {"displaylogo": False, "responsive": True, "showSendToCloud": False}
 CUT_COLOUR = PALETTE[5]   # vermillion: grade cut points and limits
 
 
@@ -576,7 +581,8 @@ def upgrade_uplift_figure(rows: Sequence) -> go.Figure:
 def to_html(figures: list[go.Figure], title: str) -> str:
     """One self-contained page: plotly.js inlined once, no request leaves the file."""
     parts = [figure.to_html(full_html=False, include_plotlyjs=(index == 0),
-                            config={"displaylogo": False})
+                            config=FIGURE_CONFIG)
              for index, figure in enumerate(figures)]
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head>"
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+            "</title></head>"
             f"<body>{''.join(parts)}</body></html>")

@@ -205,3 +205,24 @@ def test_upgrade_steps_go_from_the_lowest_tier_up_at_either_end_of_the_grades():
         return figures.upgrade_steps([Row(from_grade=a, to_grade=b) for a, b in pairs])
     assert steps((2, 1), (3, 2)) == [(3, 2), (2, 1)]
     assert steps((2, 3), (1, 2)) == [(1, 2), (2, 3)]
+
+
+def test_a_page_of_several_charts_inlines_plotly_js_once_and_offers_no_cloud_upload(
+        tmp_path, monkeypatch):
+    from plotly.offline import get_plotlyjs
+
+    from rfm_spark.notebook import figure_display
+    charts = [figures.rows_figure(10, 9, {"bad_date": 1}),
+              figures.fill_dynamics_figure([Row(as_of_date=D(2020, 6, 1), value="A",
+                                                customers=4, share=1.0)]),
+              figures.campaign_lift_figure(CELLS, {}, "spring")]
+    shown = []
+    figure_display({"displayHTML": shown.append})(charts, "three")
+    monkeypatch.setenv("RFM_REPORT_DIR", str(tmp_path))
+    figure_display({})(charts[0], "one")  # outside Databricks: a file
+    for page in (shown[0], (tmp_path / "one.html").read_text()):
+        assert page.count(get_plotlyjs()) == 1 and "<script src=" not in page
+        assert page.count('"showSendToCloud": false') == page.count("Plotly.newPlot(")
+    assert shown[0].count("Plotly.newPlot(") == 3
+    assert figures.FIGURE_CONFIG["showSendToCloud"] is False
+
