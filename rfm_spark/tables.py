@@ -286,7 +286,8 @@ CHURN_MODELS = Table("rfm_churn_models", "one row per trained churn model", (
     Col("feature_importances", _PER_MODEL, "model -> feature -> GBT importance or "
                                            "standardized logistic coefficient"),
     Col("roc", _CURVE, "model or baseline -> ROC points (x: false, y: true positive rate)"),
-    Col("calibration", _CURVE, "model -> 10 bins (x: mean predicted, y: observed rate)"),
+    Col("calibration", _CURVE, "model or baseline -> 10 bins (x: mean predicted, y: observed "
+                               "rate); models trained before 2026-12-03: the models' only"),
     Col("calibration_method", "string", "`platt`, `isotonic` or `none`"),
     Col("bgnbd_r", "double", "BG/NBD at the as-of date (weeks)"),
     Col("bgnbd_alpha", "double", ""), Col("bgnbd_a", "double", ""), Col("bgnbd_b", "double", ""),

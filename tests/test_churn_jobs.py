@@ -37,6 +37,8 @@ def test_the_gbt_beats_both_baselines_on_the_time_holdout(trained):
     gbt = metrics["gbt"]["roc_auc"]
     assert gbt > metrics["bgnbd"]["roc_auc"] + 0.05
     assert gbt > metrics["segment_rate"]["roc_auc"] + 0.05
+    # Every model and baseline has both curves, for the report's charts to compare.
+    assert set(trained.record["calibration"]) == set(trained.record["roc"]) == set(metrics)
     calibrated = metrics["calibrated"]
     assert calibrated["mean_predicted"] == pytest.approx(calibrated["observed_rate"], abs=0.01)
     assert "churn x value grid" in trained.printed

@@ -260,3 +260,55 @@ def test_a_page_of_several_charts_inlines_plotly_js_once_and_offers_no_cloud_upl
     assert shown[0].count("Plotly.newPlot(") == 3
     assert figures.FIGURE_CONFIG["showSendToCloud"] is False
 
+
+CHURN = {"metrics": {"gbt": {"roc_auc": 0.8123}, "bgnbd": {"roc_auc": 0.7}},
+         "roc": {"gbt": [{"x": 0.0, "y": 0.0}, {"x": 0.2, "y": 0.7}, {"x": 1.0, "y": 1.0}],
+                 "bgnbd": [{"x": 0.0, "y": 0.0}, {"x": 1.0, "y": 1.0}]},
+         "calibration": {"gbt": [{"x": 0.1, "y": 0.12, "rows": 400},
+                                 {"x": 0.8, "y": 0.7, "rows": 100}],
+                         "bgnbd": [{"x": 0.3, "y": 0.2, "rows": 500}]},
+         "feature_importances": {"gbt": {"recency_days": 0.5, "orders_90d": 0.3,
+                                         "channel": 0.2},
+                                 "logistic": {"recency_days": -1.5, "orders_90d": 0.4}}}
+
+
+def test_roc_draws_the_coin_toss_then_each_model_and_baseline_with_its_auc():
+    figure = figures.roc_figure(CHURN)
+    assert [t.name for t in figure.data] == ["random", "gbt (AUC 0.812)", "bgnbd (AUC 0.700)"]
+    assert list(figure.data[1].x) == [0.0, 0.2, 1.0] and list(figure.data[1].y) == [0.0, 0.7, 1.0]
+    assert figure.layout.xaxis.title.text.startswith("false positive rate")
+    assert figure.layout.yaxis.title.text.startswith("true positive rate")
+
+
+def test_calibration_compares_models_and_baselines_marker_area_by_rows():
+    figure = figures.calibration_figure(CHURN)
+    perfect, gbt, bgnbd = figure.data
+    assert (perfect.name, gbt.name, bgnbd.name) == ("perfect", "gbt", "bgnbd")
+    assert list(gbt.x) == [0.1, 0.8] and list(gbt.y) == [0.12, 0.7]
+    assert gbt.marker.size[0] == pytest.approx(24) and gbt.marker.size[1] == pytest.approx(15)
+    assert list(bgnbd.customdata) == [500]
+    assert figure.layout.xaxis.title.text == "mean predicted churn probability"
+    assert figure.layout.yaxis.title.text == "observed churn rate"
+
+
+def test_importances_rank_by_size_strongest_on_top_and_say_what_they_measure():
+    gbt = figures.importances_figure(CHURN, "gbt", top=2)
+    assert list(gbt.data[0].y) == ["orders_90d", "recency_days"]  # plotly draws the last on top
+    assert gbt.layout.xaxis.title.text.startswith("importance")
+    logistic = figures.importances_figure(CHURN, "logistic").data[0]
+    assert list(logistic.x) == [0.4, -1.5]  # by size, the sign kept
+    assert "coefficient" in figures.importances_figure(CHURN, "logistic").layout.xaxis.title.text
+
+
+def test_the_churn_grid_shows_customers_and_the_share_of_value_per_cell():
+    cells = [Row(churn_band="high", value_band="high", churn_segment="Valuable, at risk",
+                 customers=1_200, value=750.0),
+             Row(churn_band="low", value_band="high", churn_segment="Loyal", customers=300,
+                 value=250.0)]
+    figure = figures.churn_grid_figure(cells)
+    heatmap = figure.data[0]
+    assert list(heatmap.y) == ["high", "low"] and list(heatmap.x) == ["high"]
+    assert [list(r) for r in heatmap.z] == [[0.75], [0.25]]
+    assert heatmap.text[0][0] == "Valuable, at risk<br>1,200 customers<br>75.0% of value"
+    assert (figure.layout.xaxis.title.text, figure.layout.yaxis.title.text) == (
+        "value band", "churn risk band")
