@@ -169,6 +169,8 @@ def test_the_latest_run_shows_every_section_in_one_offline_file(lake, written):
     assert [m for m in re.findall(r"Plotly\.newPlot\(\s*\"([\w-]+)\"", rest)][:2] == [
         "run-2", "segments-1"]
     assert re.search(r"<th>rows read</th><td>\d{1,3}(,\d{3})+</td>", rest)  # 12,345
+    # The preset: what the run's config was layered from (conftest's backfilled).
+    assert f"<th>config built from</th><td>{REPO}/conf/default.yaml, command line</td>" in rest
     assert "30-day window" in rest and "14-day window" not in rest  # the latest window
     assert "Since the previous run" in rest and lake.runs[-2].run_id in rest
     # Basket rules: the strongest first, a tie in lift ranked by confidence.
@@ -294,3 +296,14 @@ def test_the_basket_notebook_draws_the_reports_rules_and_upgrade_charts(spark, l
     printed = capsys.readouterr().out
     assert "a1" in printed and "Champions" in printed and "low" in printed
 
+
+def test_a_run_written_before_its_config_sources_were_recorded_shows_them_unknown(lake,
+                                                                                 spark):
+    from rfm_spark.html_report.context import report_context
+    from rfm_spark.html_report.run_sections import run_blocks
+    from rfm_spark.session import Caches
+    with Caches(spark) as cache:
+        ctx = report_context(spark, lake.lakehouse, None, cache)
+        del ctx.record["config_sources"]  # a table without the column
+        facts = run_blocks(ctx)[0]
+    assert "<th>config built from</th><td>unknown (written before" in facts
