@@ -70,9 +70,9 @@ show(result.segments.orderBy("segment_code"))
 
 from rfm_spark.html_report import section_figures
 
-for name, figure in section_figures(spark, result.written_to, result.run_id,
-                                    ["segments", "metrics", "grid"]):
-    show_figure(figure, f"{result.run_id}_{name}")
+# One call for all of them: plotly.js (4.8 MB) is inlined once per call.
+charts = section_figures(spark, result.written_to, result.run_id, ["segments", "metrics", "grid"])
+show_figure([figure for _, figure in charts], f"{result.run_id}_charts")
 
 # COMMAND ----------
 

@@ -38,10 +38,12 @@ params
 
 # COMMAND ----------
 
+import yaml
 from pyspark.sql import functions as F
 
 from rfm_spark import figures
 from rfm_spark.history import fill_dynamics, threshold_drift
+from rfm_spark.html_report.context import metric_unit
 from rfm_spark.lakehouse import read_table
 from rfm_spark.pipeline import migration_between
 from rfm_spark.report import transition_matrix, transition_report
@@ -65,14 +67,16 @@ show(runs.select("run_id", "as_of_date", "customers", "valid_rows", "scheme_sha2
 # COMMAND ----------
 
 migrations = migration_between(spark, lakehouse, from_run, to_run).cache()
+charts = []
 for level in dict.fromkeys([params["level"], "segment"]):
     matrix = transition_matrix(migrations, level)
     print(f"{level}: {from_run} (rows) -> {to_run} (columns)")
     print(transition_report(matrix))
-    show_figure(figures.migration_heatmap_figure(matrix, from_run, to_run),
-                f"migration_{level}_{from_run}_{to_run}")
-show_figure(figures.migration_sankey_figure(transition_matrix(migrations, "group"), from_run,
-                                            to_run), f"migration_flows_{from_run}_{to_run}")
+    charts.append(figures.migration_heatmap_figure(matrix, from_run, to_run))
+charts.append(figures.migration_sankey_figure(transition_matrix(migrations, "group"), from_run,
+                                              to_run))
+# One call for all of them: plotly.js (4.8 MB) is inlined once per call.
+show_figure(charts, f"migration_{from_run}_{to_run}")
 
 # COMMAND ----------
 
@@ -87,9 +91,13 @@ overall = (threshold_drift(read_table(spark, lakehouse, "rfm_thresholds")
                            .where(F.col("scope") == ""), runs)
            .where((F.col("scheme_sha256") == newest_scheme) & (F.col("grade") == 1))
            .select("metric", "as_of_date", "cut_points").collect())  # a row per run and metric
+# Each metric's unit as the report words it, from the config of the scheme's newest run.
+newest = (runs.where(F.col("scheme_sha256") == newest_scheme)
+          .orderBy(F.desc("as_of_date"), F.desc("finished_at")).first())
+config = yaml.safe_load(newest.config) or {}
+units = {metric: metric_unit(config, metric) for metric in {row.metric for row in overall}}
 if overall:
-    show_figure(figures.threshold_drift_figure(overall, {"recency": "days", "age": "days"}),
-                "threshold_drift")
+    show_figure(figures.threshold_drift_figure(overall, units), "threshold_drift")
 
 # COMMAND ----------
 

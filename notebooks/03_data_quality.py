@@ -68,7 +68,9 @@ report = stored_report(quality)
 print(quality_report(report))
 for warning in warnings(report):
     print(f"WARNING {warning}")
-show_figure(figures.reject_reasons_figure(report), f"quality_rejects_{run_id}")
+# One call for both charts: plotly.js (4.8 MB) is inlined once per call.
+show_figure([figures.rows_figure(run.input_rows, run.valid_rows, run.dropped_by_reason or {}),
+             figures.reject_reasons_figure(report)], f"quality_rejects_{run_id}")
 
 # COMMAND ----------
 

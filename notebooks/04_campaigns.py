@@ -85,10 +85,9 @@ if params["input"]:
     names = {r.segment_code: r.segment for r in campaign.members.select(
         "segment_code", "segment").distinct().collect()}  # one row per cell
     title = f"{spec.campaign_id}, {params['window_days']}-day window"
-    show_figure(figures.campaign_response_figure(cells, names, title),
-                f"campaign_{spec.campaign_id}_response")
-    show_figure(figures.campaign_lift_figure(cells, names, title),
-                f"campaign_{spec.campaign_id}_lift")
+    show_figure([figures.campaign_response_figure(cells, names, title),  # plotly.js once
+                 figures.campaign_lift_figure(cells, names, title)],
+                f"campaign_{spec.campaign_id}")
 
 # COMMAND ----------
 

@@ -75,8 +75,8 @@ from rfm_spark import figures
 from rfm_spark.churn import summary
 
 print(summary.metrics_report(record))
-show_figure(figures.roc_figure(record), "churn_roc")
-show_figure(figures.calibration_figure(record), "churn_calibration")
+show_figure([figures.roc_figure(record), figures.calibration_figure(record)],  # plotly.js once
+            "churn_curves")
 
 # COMMAND ----------
 

@@ -8,6 +8,7 @@ The functions take plain rows (pyspark `Row`s or anything with the same attribut
 no Spark is needed to draw."""
 from __future__ import annotations
 
+import html
 import itertools
 import math
 from typing import Sequence
@@ -23,7 +24,12 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
            "#000000")
 _LAYOUT = {"template": "plotly_white", "font": {"size": 13}, "margin": {"t": 70}}
 GREY = "#999999"
+# Every chart's toolbar, in the report and the notebooks: no plotly logo, and no "Share
+# chart..." button, which would upload the chart's data (customer aggregates) to
+# Plotly's cloud.
+FIGURE_CONFIG = {"displaylogo": False, "responsive": True, "showSendToCloud": False}
 CUT_COLOUR = PALETTE[5]   # vermillion: grade cut points and limits
+_INDEX_RANGE = 6          # the treemap's colour scale: x1/64 to x64 the average spend
 
 
 def _figure(title: str, guide: str, **layout) -> go.Figure:
@@ -145,7 +151,10 @@ def rows_figure(input_rows: int, valid_rows: int, dropped_by_reason: dict[str, i
 
 def segment_treemap_figure(sizes: Sequence) -> go.Figure:
     """Groups and their segments (`aggregates.segment_sizes` rows): area = customers,
-    colour = share of the money."""
+    colour = share of the money over share of the customers (what a customer spends
+    against the average customer), one scale for groups and segments: a colour by share
+    of money alone would repeat the area and saturate every group, which holds the money
+    of all its segments."""
     groups: dict[str, list] = {}
     for row in sizes:
         if row.customers:
@@ -165,19 +174,28 @@ def segment_treemap_figure(sizes: Sequence) -> go.Figure:
             values.append(member.customers)
             money.append(member.monetary_share or 0)
             share.append(member.share or 0)
-    top = max([m.monetary_share or 0 for ms in groups.values() for m in ms] + [0.01])
+    # log2 of the spend index, so that half and double the average sit as far from it;
+    # a segment without money is drawn at the bottom of the scale.
+    index = [m / s if s else 0.0 for m, s in zip(money, share)]
+    colours = [math.log2(max(i, 2.0 ** -_INDEX_RANGE)) for i in index]
+    reach = min(_INDEX_RANGE, max([1.0] + [math.ceil(abs(c)) for c in colours]))
+    ticks = list(range(-reach, reach + 1))
     figure = _figure("Segments by group",
-                     "Area: customers; colour: the segment's share of all money "
-                     "(darker: less). Click a group to zoom in.", height=560)
+                     "Area: customers; colour: share of money over share of customers, "
+                     "for groups and segments alike (yellow: spends above the average "
+                     "customer, x1: the average). Click a group to zoom in.", height=560)
     figure.add_trace(go.Treemap(
         ids=ids, labels=labels, parents=parents, values=values, branchvalues="total",
-        customdata=list(zip(share, money)),
-        marker={"colors": money, "colorscale": "Cividis", "cmin": 0, "cmax": top,
-                "colorbar": {"title": "share of money", "tickformat": ".0%"}},
+        customdata=list(zip(share, money, index)),
+        marker={"colors": colours, "colorscale": "Cividis", "cmin": -reach, "cmax": reach,
+                "colorbar": {"title": "money share /<br>customer share", "tickvals": ticks,
+                             "ticktext": [f"x{2 ** t:g}" if t >= 0 else f"x1/{2 ** -t}"
+                                          for t in ticks]}},
         texttemplate="<b>%{label}</b><br>%{value:,} customers<br>"
                      "%{customdata[0]:.1%} of customers<br>%{customdata[1]:.1%} of money",
         hovertemplate="<b>%{label}</b><br>%{value:,} customers (%{customdata[0]:.1%})"
-                      "<br>%{customdata[1]:.1%} of money<extra></extra>"))
+                      "<br>%{customdata[1]:.1%} of money: x%{customdata[2]:.2f} the "
+                      "average customer's spend<extra></extra>"))
     figure.update_layout(margin={"t": 70, "l": 10, "r": 10, "b": 10})
     return figure
 
@@ -187,6 +205,12 @@ def _number(value: float) -> str:
     if value == int(value):
         return f"{int(value):,}"
     return f"{value:,.2f}" if abs(value) >= 10 else f"{value:,.3g}"
+
+
+def _tickformat(values: Sequence[float]) -> str:
+    """A d3 format with thousands separators and no exponent (`~g` writes 12345 as
+    1.23e+4): two decimals at most from 1 up, three significant digits below."""
+    return ",.2~f" if max([abs(v) for v in values] + [0.0]) >= 1 else ",.3~g"
 
 
 def _log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
@@ -295,7 +319,8 @@ def grade_grid_figure(cells: Sequence, rows: str = "recency", columns: str = "fr
     figure.add_trace(go.Heatmap(
         z=z, x=[str(g) for g in column_grades], y=[str(g) for g in row_grades], text=text,
         texttemplate="%{text}", colorscale="Cividis", hoverinfo="text",
-        colorbar={"title": "mean monetary", "tickformat": ",.3~g"}))
+        colorbar={"title": "mean monetary",
+                  "tickformat": _tickformat([v for row in z for v in row if v is not None])}))
     figure.update_yaxes(autorange="reversed", type="category")
     figure.update_xaxes(type="category")
     return figure
@@ -393,7 +418,9 @@ def threshold_drift_figure(rows: Sequence, units: dict[str, str]) -> go.Figure:
                 y=[r.cut_points[number] if number < len(r.cut_points) else None for r in found],
                 mode="lines+markers", name=f"cut {number + 1}", legendgroup=f"cut {number + 1}",
                 showlegend=panel == 1, line={"color": colour},
-                hovertemplate=f"{metric} cut {number + 1}: %{{y:,.4~g}}<extra></extra>"),
+                customdata=[_number(r.cut_points[number]) if number < len(r.cut_points)
+                            else "" for r in found],  # 12,345, not 1.23e+4
+                hovertemplate=f"{metric} cut {number + 1}: %{{customdata}}<extra></extra>"),
                 row=panel, col=1)
         figure.update_yaxes(tickformat=",", row=panel, col=1)
     figure.update_xaxes(title_text="as-of date", row=len(metrics), col=1)
@@ -483,8 +510,12 @@ def campaign_response_figure(results: Sequence, segments: dict[str, str], title:
 def campaign_lift_figure(results: Sequence, segments: dict[str, str], title: str
                          ) -> go.Figure:
     """Each cell's lift (test minus control response rate) with its 95% interval,
-    coloured by the decision."""
+    coloured by the decision, in percentage points: a lift drawn as `+2.0%` would read
+    as 2% more than the control's rate."""
     shown = [r for r in results if r.lift is not None]
+
+    def points(value: float | None) -> float | None:
+        return None if value is None else 100 * value
     figure = _figure(f"Lift per cell: {title}",
                      "Dot: test minus control response rate; bar: its 95% interval; "
                      "green: send, grey: stop. An interval above 0 is a real effect.",
@@ -492,17 +523,18 @@ def campaign_lift_figure(results: Sequence, segments: dict[str, str], title: str
     for decision, colour in (("send", PALETTE[2]), ("stop", GREY)):
         rows = [r for r in shown if r.decision == decision]
         figure.add_trace(go.Scatter(
-            x=[_cell_label(r, segments) for r in rows], y=[r.lift for r in rows],
+            x=[_cell_label(r, segments) for r in rows], y=[points(r.lift) for r in rows],
             mode="markers", name=decision, marker={"color": colour, "size": 11},
             error_y={"type": "data", "symmetric": False, "color": colour, "thickness": 2,
-                     "array": [(r.lift_ci_high or r.lift) - r.lift for r in rows],
-                     "arrayminus": [r.lift - (r.lift_ci_low or r.lift) for r in rows]},
-            customdata=[[r.lift_ci_low, r.lift_ci_high, r.p_value_adjusted] for r in rows],
-            hovertemplate="%{x}: lift %{y:+.2%}<br>95% interval %{customdata[0]:+.2%} to "
-                          "%{customdata[1]:+.2%}<br>adjusted p %{customdata[2]:.3f}"
+                     "array": [points((r.lift_ci_high or r.lift) - r.lift) for r in rows],
+                     "arrayminus": [points(r.lift - (r.lift_ci_low or r.lift)) for r in rows]},
+            customdata=[[points(r.lift_ci_low), points(r.lift_ci_high), r.p_value_adjusted]
+                        for r in rows],
+            hovertemplate="%{x}: lift %{y:+.2f} points<br>95% interval %{customdata[0]:+.2f} "
+                          "to %{customdata[1]:+.2f} points<br>adjusted p %{customdata[2]:.3f}"
                           "<extra></extra>"))
     figure.add_hline(y=0, line={"color": GREY, "dash": "dot"})
-    figure.update_yaxes(tickformat="+.1%")
+    figure.update_yaxes(tickformat="+.1f", ticksuffix=" pp")
     figure.update_xaxes(type="category", categoryorder="array",  # the cells' order
                         categoryarray=[_cell_label(r, segments) for r in shown])
     return figure
@@ -576,7 +608,8 @@ def upgrade_uplift_figure(rows: Sequence) -> go.Figure:
 def to_html(figures: list[go.Figure], title: str) -> str:
     """One self-contained page: plotly.js inlined once, no request leaves the file."""
     parts = [figure.to_html(full_html=False, include_plotlyjs=(index == 0),
-                            config={"displaylogo": False})
+                            config=FIGURE_CONFIG)
              for index, figure in enumerate(figures)]
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head>"
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+            "</title></head>"
             f"<body>{''.join(parts)}</body></html>")

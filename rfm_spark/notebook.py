@@ -41,12 +41,15 @@ def html_display(namespace: dict, what: str = "heatmap") -> Callable[[str, str],
 
 
 def figure_display(namespace: dict) -> Callable:
-    """Shows a plotly figure as a self-contained page (`html_display`)."""
+    """Shows plotly figures (one, or a list) as one self-contained page (`html_display`):
+    plotly.js (4.8 MB) is inlined once per call, so a cell shows its charts in one call;
+    Databricks cuts a cell's output past 10 MB by default."""
     show_html = html_display(namespace, "chart")
 
-    def show(figure, name: str) -> None:
+    def show(figures, name: str) -> None:
         from rfm_spark.figures import to_html
-        show_html(to_html([figure], name), name)
+        show_html(to_html(list(figures) if isinstance(figures, (list, tuple)) else [figures],
+                          name), name)
     return show
 
 

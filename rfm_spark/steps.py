@@ -232,7 +232,7 @@ def run_record(ctx: RunContext, run: RunKey, counts: RowCounts, customers: int,
         "dropped_rows": counts.input_rows - counts.valid_rows,
         "dropped_by_reason": counts.by_reason, "customers": customers,
         "churn_period_days": churn_days, "product_version": __version__,
-        "spark_version": ctx.spark.version,
+        "spark_version": ctx.spark.version, "config_sources": list(config.sources),
     }
 
 

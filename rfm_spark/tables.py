@@ -167,7 +167,14 @@ RUNS = Table("rfm_runs", "one row per run", _run(
                                  "the one whose rows are visible)"),
           Col("input_fingerprint", "string", "`sha256:<hex>` of what was read, then a "
                                              "description (files, bytes, newest; or the "
-                                             "Delta version)")), run_table=False)
+                                             "Delta version)"),
+          Col("config_sources", "array<string>", "what the config was built from, in order: "
+                                                 "files and presets as given "
+                                                 "(`conf/default.yaml`, `preset:sms27`), "
+                                                 "`command line` (--input, --as-of ...) and "
+                                                 "`--set KEY` per override; NULL for runs "
+                                                 "written before it was recorded")),
+             run_table=False)
 
 MIGRATIONS = Table("rfm_migrations", "one row per pair of runs, level and move", (
     Col("from_run_id", "string", "the earlier run"), Col("to_run_id", "string", "the later run"),
@@ -286,7 +293,8 @@ CHURN_MODELS = Table("rfm_churn_models", "one row per trained churn model", (
     Col("feature_importances", _PER_MODEL, "model -> feature -> GBT importance or "
                                            "standardized logistic coefficient"),
     Col("roc", _CURVE, "model or baseline -> ROC points (x: false, y: true positive rate)"),
-    Col("calibration", _CURVE, "model -> 10 bins (x: mean predicted, y: observed rate)"),
+    Col("calibration", _CURVE, "model or baseline -> 10 bins (x: mean predicted, y: observed "
+                               "rate); models trained before 2026-12-03: the models' only"),
     Col("calibration_method", "string", "`platt`, `isotonic` or `none`"),
     Col("bgnbd_r", "double", "BG/NBD at the as-of date (weeks)"),
     Col("bgnbd_alpha", "double", ""), Col("bgnbd_a", "double", ""), Col("bgnbd_b", "double", ""),

@@ -279,6 +279,16 @@ HM_CONFIGS = ["--config", str(REPO / "conf/default.yaml"), "--config",
               str(REPO / "conf/sources/hm.yaml")]
 
 
+def plotly_page(path: Path, charts: int) -> str:
+    """A chart page as the notebooks' `figure_display` writes it: `charts` charts,
+    plotly.js inlined exactly once, nothing fetched."""
+    from plotly.offline import get_plotlyjs
+    html = path.read_text()
+    assert html.count(get_plotlyjs()) == 1 and "<script src=" not in html, path
+    assert html.count("Plotly.newPlot(") == charts, path
+    return html
+
+
 def run_job(main, *argv) -> tuple[int, str]:
     """A job's `main` called in this process: its exit code and what it printed."""
     printed = io.StringIO()

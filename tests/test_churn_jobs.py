@@ -8,7 +8,7 @@ import pytest
 from pyspark.ml import PipelineModel
 from pyspark.sql import functions as F
 
-from conftest import HM_CONFIGS as CONFIGS, REPO, run_job as job
+from conftest import HM_CONFIGS as CONFIGS, REPO, plotly_page, run_job as job
 from rfm_spark.jobs import churn
 from rfm_spark.lakehouse import read_table, stored
 from rfm_spark.tables import CHURN_MODELS, CHURN_SCORES
@@ -37,6 +37,8 @@ def test_the_gbt_beats_both_baselines_on_the_time_holdout(trained):
     gbt = metrics["gbt"]["roc_auc"]
     assert gbt > metrics["bgnbd"]["roc_auc"] + 0.05
     assert gbt > metrics["segment_rate"]["roc_auc"] + 0.05
+    # Every model and baseline has both curves, for the report's charts to compare.
+    assert set(trained.record["calibration"]) == set(trained.record["roc"]) == set(metrics)
     calibrated = metrics["calibrated"]
     assert calibrated["mean_predicted"] == pytest.approx(calibrated["observed_rate"], abs=0.01)
     assert "churn x value grid" in trained.printed
@@ -80,10 +82,9 @@ def test_the_churn_notebook_renders_locally(spark, lake, trained, monkeypatch, t
     assert namespace["record"]["model_id"] == trained.record["model_id"]
     printed = capsys.readouterr().out
     assert "Valuable, at risk" in printed and "segment_rate" in printed
-    for chart in ("churn_roc", "churn_calibration", "churn_importances", "churn_grid"):
-        html = (tmp_path / f"{chart}.html").read_text()
-        # plotly.js inlined: no script loaded from anywhere else.
-        assert "<script" in html and '<script src="http' not in html
+    assert "Calibration on the validation date" in plotly_page(tmp_path / "churn_curves.html", 2)
+    for chart in ("churn_importances", "churn_grid"):
+        plotly_page(tmp_path / f"{chart}.html", 1)
 
 
 LATE = "t_dat,customer_id,article_id,price,sales_channel_id\n2020-10-01,c1,1,0.5,1\n"

@@ -36,6 +36,20 @@ def test_later_files_override_key_by_key_and_set_wins(tmp_path):
     assert config.metrics.as_of == dt.date(2020, 1, 31)
 
 
+def test_the_config_records_what_it_was_built_from_outside_its_yaml_and_hashes():
+    config = load_config([str(DEFAULT), "source:hm"], ["metrics.frequency=days"],
+                         {"output.lakehouse": "/tmp/lake"})
+    assert config.sources == (str(DEFAULT), "source:hm", "command line",
+                              "--set metrics.frequency")
+    assert "sources" not in config.to_yaml()
+    plain = load_config(["preset:default"])
+    assert plain.sources == ("preset:default",)
+    assert plain.sha256 == load_config([DEFAULT]).sha256 and plain == load_config([DEFAULT])
+    assert plain.with_as_of(dt.date(2020, 1, 31)).sources == ("preset:default",)
+    with pytest.raises(ConfigError, match="unknown key 'sources'"):
+        load_config([DEFAULT], ["sources=[preset:sms27]"])
+
+
 def test_unknown_key_names_file_and_key(tmp_path):
     bad = write_yaml(tmp_path / "bad.yaml", """
         grading:

@@ -30,8 +30,26 @@ def test_the_treemap_adds_segments_up_to_their_group_and_leaves_empty_ones_out()
     assert list(tree.labels) == ["Active", "VIP", "Gone", "Lost"]
     assert list(tree.values) == [1_200, 1_200, 8_800, 8_800]
     assert list(tree.parents) == ["", "group/Active", "", "group/Gone"]
-    assert list(tree.marker.colors) == [0.5, 0.5, 0.5, 0.5]  # colour: share of the money
+    # Colour: log2 of share of money over share of customers (x4.17 and x0.57).
+    assert list(tree.marker.colors) == pytest.approx([math.log2(0.5 / 0.12)] * 2
+                                                     + [math.log2(0.5 / 0.88)] * 2)
     assert "%{value:,} customers" in tree.texttemplate and ":.1%" in tree.texttemplate
+
+
+def test_treemap_groups_and_segments_share_one_scale_that_no_group_saturates():
+    figure = figures.segment_treemap_figure([
+        Row(group="Active", segment="VIP", customers=100, share=0.1, monetary_share=0.4),
+        Row(group="Active", segment="Loyal", customers=400, share=0.4, monetary_share=0.4),
+        Row(group="Gone", segment="Lost", customers=500, share=0.5, monetary_share=0.2)])
+    tree = figure.data[0]
+    colours = dict(zip(tree.labels, tree.marker.colors))
+    assert colours["Active"] == pytest.approx(math.log2(0.8 / 0.5))  # the group's own index
+    assert colours["Loyal"] < colours["Active"] < colours["VIP"]
+    assert all(tree.marker.cmin <= c <= tree.marker.cmax for c in tree.marker.colors)
+    assert tree.marker.cmin == -tree.marker.cmax  # x1, the average, in the middle
+    bar = tree.marker.colorbar
+    assert bar.ticktext[list(bar.tickvals).index(0)] == "x1"
+    assert "share of money over share of customers" in figure.layout.title.text
 
 
 def test_a_bin_per_value_centres_bars_on_values_and_cuts_between_them():
@@ -88,6 +106,10 @@ def test_the_grade_grid_colours_cells_by_mean_money_grade_1_on_top():
     assert [list(r) for r in heatmap.z] == [[55.5, None], [None, 5.0]]
     assert heatmap.text[0][0] == "1,234 customers<br>mean 55.50"
     assert figure.layout.yaxis.autorange == "reversed"
+    # Thousands separators and no exponent (",.3~g" drew 12,345 as 1.23e+4).
+    assert heatmap.colorbar.tickformat == ",.2~f"
+    small = figures.grade_grid_figure([Row(row=1, column=1, customers=3, mean_monetary=0.0123)])
+    assert small.data[0].colorbar.tickformat == ",.3~g"
 
 
 MATRIX = TransitionMatrix("group", ["A", "B", "(new)"], ["A", "B", "(gone)"],
@@ -126,6 +148,13 @@ def test_threshold_drift_has_a_panel_per_metric_in_code_order_and_a_line_per_cut
     assert [a.text for a in figure.layout.annotations] == ["recency (days)", "monetary (spend)"]
     assert [(t.name, list(t.y)) for t in figure.data] == [
         ("cut 1", [10.0, 12.0]), ("cut 2", [50.0, 50.0]), ("cut 1", [1.0, 2.0])]
+
+
+def test_threshold_drift_hovers_big_cut_points_with_separators_not_exponents():
+    rows = [Row(metric="monetary", as_of_date=D(2020, 6, 1), cut_points=[12_345.0, 0.0125])]
+    cut_1, cut_2 = figures.threshold_drift_figure(rows, {}).data
+    assert (list(cut_1.customdata), list(cut_2.customdata)) == (["12,345"], ["0.0125"])
+    assert "%{customdata}" in cut_1.hovertemplate and "~g" not in cut_1.hovertemplate
 
 
 def test_no_rejected_row_says_so():
@@ -168,10 +197,15 @@ def test_campaign_response_per_cell_with_the_3_percent_line():
 
 
 def test_campaign_lift_per_cell_with_its_interval_by_decision():
-    send, stop = figures.campaign_lift_figure(CELLS, {}, "spring").data
+    figure = figures.campaign_lift_figure(CELLS, {}, "spring")
+    send, stop = figure.data
     assert (send.name, list(send.x), list(stop.x)) == ("send", ["111"], ["333"])
-    assert send.error_y.array[0] == pytest.approx(0.06)        # 0.12 - 0.06
-    assert send.error_y.arrayminus[0] == pytest.approx(0.05)   # 0.06 - 0.01
+    # In percentage points, as the axis title and ticks say: 0.06 is +6.0 pp.
+    assert send.y[0] == pytest.approx(6.0)
+    assert send.error_y.array[0] == pytest.approx(6.0)        # 12 - 6
+    assert send.error_y.arrayminus[0] == pytest.approx(5.0)   # 6 - 1
+    assert "percentage points" in figure.layout.yaxis.title.text
+    assert (figure.layout.yaxis.tickformat, figure.layout.yaxis.ticksuffix) == ("+.1f", " pp")
 
 
 def test_basket_rules_draw_lift_beside_the_populations_strongest_first_on_top():
@@ -205,3 +239,76 @@ def test_upgrade_steps_go_from_the_lowest_tier_up_at_either_end_of_the_grades():
         return figures.upgrade_steps([Row(from_grade=a, to_grade=b) for a, b in pairs])
     assert steps((2, 1), (3, 2)) == [(3, 2), (2, 1)]
     assert steps((2, 3), (1, 2)) == [(1, 2), (2, 3)]
+
+
+def test_a_page_of_several_charts_inlines_plotly_js_once_and_offers_no_cloud_upload(
+        tmp_path, monkeypatch):
+    from plotly.offline import get_plotlyjs
+
+    from rfm_spark.notebook import figure_display
+    charts = [figures.rows_figure(10, 9, {"bad_date": 1}),
+              figures.fill_dynamics_figure([Row(as_of_date=D(2020, 6, 1), value="A",
+                                                customers=4, share=1.0)]),
+              figures.campaign_lift_figure(CELLS, {}, "spring")]
+    shown = []
+    figure_display({"displayHTML": shown.append})(charts, "three")
+    monkeypatch.setenv("RFM_REPORT_DIR", str(tmp_path))
+    figure_display({})(charts[0], "one")  # outside Databricks: a file
+    for page in (shown[0], (tmp_path / "one.html").read_text()):
+        assert page.count(get_plotlyjs()) == 1 and "<script src=" not in page
+        assert page.count('"showSendToCloud": false') == page.count("Plotly.newPlot(")
+    assert shown[0].count("Plotly.newPlot(") == 3
+    assert figures.FIGURE_CONFIG["showSendToCloud"] is False
+
+
+CHURN = {"metrics": {"gbt": {"roc_auc": 0.8123}, "bgnbd": {"roc_auc": 0.7}},
+         "roc": {"gbt": [{"x": 0.0, "y": 0.0}, {"x": 0.2, "y": 0.7}, {"x": 1.0, "y": 1.0}],
+                 "bgnbd": [{"x": 0.0, "y": 0.0}, {"x": 1.0, "y": 1.0}]},
+         "calibration": {"gbt": [{"x": 0.1, "y": 0.12, "rows": 400},
+                                 {"x": 0.8, "y": 0.7, "rows": 100}],
+                         "bgnbd": [{"x": 0.3, "y": 0.2, "rows": 500}]},
+         "feature_importances": {"gbt": {"recency_days": 0.5, "orders_90d": 0.3,
+                                         "channel": 0.2},
+                                 "logistic": {"recency_days": -1.5, "orders_90d": 0.4}}}
+
+
+def test_roc_draws_the_coin_toss_then_each_model_and_baseline_with_its_auc():
+    figure = figures.roc_figure(CHURN)
+    assert [t.name for t in figure.data] == ["random", "gbt (AUC 0.812)", "bgnbd (AUC 0.700)"]
+    assert list(figure.data[1].x) == [0.0, 0.2, 1.0] and list(figure.data[1].y) == [0.0, 0.7, 1.0]
+    assert figure.layout.xaxis.title.text.startswith("false positive rate")
+    assert figure.layout.yaxis.title.text.startswith("true positive rate")
+
+
+def test_calibration_compares_models_and_baselines_marker_area_by_rows():
+    figure = figures.calibration_figure(CHURN)
+    perfect, gbt, bgnbd = figure.data
+    assert (perfect.name, gbt.name, bgnbd.name) == ("perfect", "gbt", "bgnbd")
+    assert list(gbt.x) == [0.1, 0.8] and list(gbt.y) == [0.12, 0.7]
+    assert gbt.marker.size[0] == pytest.approx(24) and gbt.marker.size[1] == pytest.approx(15)
+    assert list(bgnbd.customdata) == [500]
+    assert figure.layout.xaxis.title.text == "mean predicted churn probability"
+    assert figure.layout.yaxis.title.text == "observed churn rate"
+
+
+def test_importances_rank_by_size_strongest_on_top_and_say_what_they_measure():
+    gbt = figures.importances_figure(CHURN, "gbt", top=2)
+    assert list(gbt.data[0].y) == ["orders_90d", "recency_days"]  # plotly draws the last on top
+    assert gbt.layout.xaxis.title.text.startswith("importance")
+    logistic = figures.importances_figure(CHURN, "logistic").data[0]
+    assert list(logistic.x) == [0.4, -1.5]  # by size, the sign kept
+    assert "coefficient" in figures.importances_figure(CHURN, "logistic").layout.xaxis.title.text
+
+
+def test_the_churn_grid_shows_customers_and_the_share_of_value_per_cell():
+    cells = [Row(churn_band="high", value_band="high", churn_segment="Valuable, at risk",
+                 customers=1_200, value=750.0),
+             Row(churn_band="low", value_band="high", churn_segment="Loyal", customers=300,
+                 value=250.0)]
+    figure = figures.churn_grid_figure(cells)
+    heatmap = figure.data[0]
+    assert list(heatmap.y) == ["high", "low"] and list(heatmap.x) == ["high"]
+    assert [list(r) for r in heatmap.z] == [[0.75], [0.25]]
+    assert heatmap.text[0][0] == "Valuable, at risk<br>1,200 customers<br>75.0% of value"
+    assert (figure.layout.xaxis.title.text, figure.layout.yaxis.title.text) == (
+        "value band", "churn risk band")

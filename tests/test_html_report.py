@@ -5,6 +5,7 @@ simulation by the simulate job; the job; the segmentation run's `output.report`;
 page in headless Chromium with the network off."""
 import datetime as dt
 import re
+import runpy
 import shutil
 from decimal import Decimal
 from types import SimpleNamespace
@@ -14,7 +15,7 @@ from plotly.offline import get_plotlyjs
 from pyspark.sql import functions as F
 
 import chromium
-from conftest import REPO, run_job as job
+from conftest import REPO, plotly_page, run_job as job
 from rfm_spark.html_report import SECTIONS, build_report, section_figures
 from rfm_spark.jobs import report, segment, simulate
 from rfm_spark.lakehouse import Lakehouse, read_table, run_rows, succeeded_runs
@@ -94,7 +95,8 @@ def write_churn_model(spark, lakehouse, run):
         "feature_importances": {"gbt": {"recency_days": 0.5, "orders_90d": 0.3,
                                         "channel_share_1": 0.2}},
         "roc": {"gbt": curve, "bgnbd": curve, "segment_rate": curve},
-        "calibration": {"gbt": bins}, "calibration_method": "platt", "bgnbd_r": 0.5,
+        "calibration": {"gbt": bins, "bgnbd": bins, "segment_rate": bins},
+        "calibration_method": "platt", "bgnbd_r": 0.5,
         "bgnbd_alpha": 3.0, "bgnbd_a": 0.8, "bgnbd_b": 2.0, "bgnbd_log_likelihood": -900.0,
         "bgnbd_standard_errors": [0.1, 0.2, 0.1, 0.3], "gamma_gamma_p": 6.0,
         "gamma_gamma_q": 4.0, "gamma_gamma_v": 15.0, "time_unit_days": 7,
@@ -161,9 +163,14 @@ def test_the_latest_run_shows_every_section_in_one_offline_file(lake, written):
     # Nothing refers outside the file: no address, no loaded script, style or font.
     assert not re.search(r"https?://|<link|@import|url\(|\ssrc=", rest)
     assert len(html) < 10_000_000
+    # Every chart's toolbar without plotly's "Share chart..." (upload to its cloud).
+    charts = len(re.findall(r"Plotly\.newPlot\(", rest))
+    assert charts > 10 and rest.count('"showSendToCloud": false') == charts
     assert [m for m in re.findall(r"Plotly\.newPlot\(\s*\"([\w-]+)\"", rest)][:2] == [
         "run-2", "segments-1"]
     assert re.search(r"<th>rows read</th><td>\d{1,3}(,\d{3})+</td>", rest)  # 12,345
+    # The preset: what the run's config was layered from (conftest's backfilled).
+    assert f"<th>config built from</th><td>{REPO}/conf/default.yaml, command line</td>" in rest
     assert "30-day window" in rest and "14-day window" not in rest  # the latest window
     assert "Since the previous run" in rest and lake.runs[-2].run_id in rest
     # Basket rules: the strongest first, a tie in lift ranked by confidence.
@@ -264,8 +271,39 @@ def test_every_section_renders_in_chromium_offline(written, browser, tmp_path):
     assert [section for section, _, _ in rendered] == list(ALL_SECTIONS)
     for section, plots, drawn in rendered:
         assert plots >= 1 and drawn == plots, section
+    buttons, share = browser.execute_script(  # the toolbars are drawn, shown on hover
+        "return [document.querySelectorAll('.modebar-btn').length,"
+        " document.querySelectorAll('.modebar-btn[data-title^=\"Share chart\"]').length];")
+    assert buttons > 0 and share == 0
     shots = [chromium.screenshot(browser, tmp_path / "report.png")]
     shots += [chromium.screenshot(browser, tmp_path / f"{key}.png", f"#{key}")
               for key in ALL_SECTIONS]
     assert all(shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
                for shot in shots)
+
+
+def test_the_basket_notebook_draws_the_reports_rules_and_upgrade_charts(spark, lake, monkeypatch,
+                                                                      capsys, tmp_path):
+    monkeypatch.chdir(REPO / "notebooks")
+    monkeypatch.setenv("RFM_LAKEHOUSE", lake.lakehouse.root)
+    monkeypatch.setenv("RFM_REPORT_DIR", str(tmp_path))
+    namespace = runpy.run_path(str(REPO / "notebooks" / "06_basket.py"))
+    assert namespace["run_id"] == lake.latest.run_id
+    # The rules per segment and the uplift per step, in one page: plotly.js once.
+    html = plotly_page(tmp_path / f"basket_{lake.latest.run_id}.html", 2)
+    assert "Strongest cross-sell rules per segment" in html and "Champions: a1" in html
+    assert "scenario low" in html and "scenario high" in html
+    printed = capsys.readouterr().out
+    assert "a1" in printed and "Champions" in printed and "low" in printed
+
+
+def test_a_run_written_before_its_config_sources_were_recorded_shows_them_unknown(lake,
+                                                                                 spark):
+    from rfm_spark.html_report.context import report_context
+    from rfm_spark.html_report.run_sections import run_blocks
+    from rfm_spark.session import Caches
+    with Caches(spark) as cache:
+        ctx = report_context(spark, lake.lakehouse, None, cache)
+        del ctx.record["config_sources"]  # a table without the column
+        facts = run_blocks(ctx)[0]
+    assert "<th>config built from</th><td>unknown (written before" in facts

@@ -4,17 +4,10 @@ import runpy
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, plotly_page
 from rfm_spark.lakehouse import Lakehouse, read_table
 
 pytestmark = [pytest.mark.e2e, pytest.mark.connect]
-
-
-def plotly_page(path) -> str:
-    """A chart page as `figure_display` writes it: plotly.js inlined, nothing fetched."""
-    html = path.read_text()
-    assert "Plotly.newPlot(" in html and "<script src=" not in html, path
-    return html
 
 
 def test_the_segment_notebook_names_every_table_a_run_writes():
@@ -41,11 +34,9 @@ def test_segment_notebook_runs_locally(spark, golden, golden_lake, monkeypatch, 
     assert "Regular big spenders" in capsys.readouterr().out
     runs = read_table(spark, Lakehouse(root=str(golden_lake)), "rfm_runs").collect()
     assert [r.customers for r in runs] == [10]
-    # The report's charts: the treemap, three histograms, the R x F grid.
-    assert sorted(path.name for path in tmp_path.glob("*.html")) == sorted(
-        f"{run_id}_{name}.html" for name in ("segments_1", "metrics_1", "metrics_2",
-                                             "metrics_3", "grid_1"))
-    assert "Regular big spenders" in plotly_page(tmp_path / f"{run_id}_segments_1.html")
+    # The report's charts in one page: the treemap, three histograms, the R x F grid.
+    assert [path.name for path in tmp_path.glob("*.html")] == [f"{run_id}_charts.html"]
+    assert "Regular big spenders" in plotly_page(tmp_path / f"{run_id}_charts.html", 5)
 
 
 def test_data_quality_notebook_shows_the_run_and_its_quarantine(spark, golden_lake,
@@ -58,9 +49,10 @@ def test_data_quality_notebook_shows_the_run_and_its_quarantine(spark, golden_la
     assert "rows bad_date" in printed and "rows missing_customer_id" in printed
     assert {r.reason for r in namespace["examples"].collect()} == {"bad_date",
                                                                    "missing_customer_id"}
-    rejects = plotly_page(tmp_path / f"quality_rejects_{namespace['run_id']}.html")
+    rejects = plotly_page(tmp_path / f"quality_rejects_{namespace['run_id']}.html", 2)
+    assert "Where the rows read went" in rejects  # the report's section 1 chart
     assert "bad_date" in rejects and "missing_customer_id" in rejects
-    assert (tmp_path / f"quality_unidentified_{namespace['run_id']}.html").exists()
+    plotly_page(tmp_path / f"quality_unidentified_{namespace['run_id']}.html", 1)
 
 
 def test_migration_notebook_renders_two_backfilled_runs(cli_backfill, tmp_path, monkeypatch,
@@ -73,8 +65,11 @@ def test_migration_notebook_renders_two_backfilled_runs(cli_backfill, tmp_path, 
     assert (namespace["from_run"], namespace["to_run"]) == (first, last)
     printed = capsys.readouterr().out
     assert "(new)" in printed and "Active" in printed and "customers_change" in printed
-    heatmap = plotly_page(tmp_path / f"migration_group_{first}_{last}.html")
-    assert "share of row" in heatmap and "Active" in heatmap
-    for chart in (f"migration_segment_{first}_{last}", f"migration_flows_{first}_{last}",
-                  "threshold_drift", "fill_group"):
-        plotly_page(tmp_path / f"{chart}.html")
+    # Both heatmaps (group, segment) and the flows in one page.
+    moves = plotly_page(tmp_path / f"migration_{first}_{last}.html", 3)
+    assert "share of row" in moves and "Active" in moves and "Flows between groups" in moves
+    drift = plotly_page(tmp_path / "threshold_drift.html", 1)
+    # Every metric's panel says its unit, as the report's does.
+    assert all(title in drift for title in ("recency (days)", "frequency (orders)",
+                                            "monetary (spend)"))
+    plotly_page(tmp_path / "fill_group.html", 1)

@@ -255,11 +255,11 @@ def _validate(rows: DataFrame, latest: dt.date, spec: Churn, features: list[str]
     validation = rows.where(is_latest)
     found = {"metrics": {}, "importances": {}, "roc": {}, "calibration": {}}
 
-    def measure(name: str, scored: DataFrame, curve: bool = True) -> None:
+    def measure(name: str, scored: DataFrame) -> None:
+        # The baselines' curves too: the report's ROC and calibration charts compare.
         found["metrics"][name] = models.metrics(scored)
         found["roc"][name] = models.roc_points(scored)
-        if curve:
-            found["calibration"][name] = models.calibration_table(scored)
+        found["calibration"][name] = models.calibration_table(scored)
 
     chosen = None
     for kind in models.MODELS:
@@ -274,9 +274,9 @@ def _validate(rows: DataFrame, latest: dt.date, spec: Churn, features: list[str]
     with stage(f"calibrate and measure the baselines on {latest}") as counted:
         calibrator = models.calibration(chosen, spec.calibration)
         measure("calibrated", calibrator.apply(chosen))
-        measure("bgnbd", validation.withColumn(models.SCORE, F.col("p_no_purchase")), False)
+        measure("bgnbd", validation.withColumn(models.SCORE, F.col("p_no_purchase")))
         before = rows.where(F.col("observed_at") == F.lit(max(counts.dates - {latest})))
-        measure("segment_rate", _segment_rates(before, validation), False)
+        measure("segment_rate", _segment_rates(before, validation))
         counted.update({f"{name} auc": round(m["roc_auc"], 4)
                         for name, m in found["metrics"].items()})
     return Validation(found["metrics"], found["importances"], found["roc"],

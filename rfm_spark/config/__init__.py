@@ -2,6 +2,7 @@
 layers become one (`loader`) and the checks across sections (`checks`)."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ def load_config(paths: list[str | Path], overrides: list[str] = (),
     command-line flags), then `key=value` overrides (`--set`), and validate. A path may
     name a shipped preset (`preset:sms27`, `source:hm`); one on another file system is
     read with `read_text`. `documents` (name -> mapping, e.g. a run's stored config) are
-    layered first."""
+    layered first. The config records the layers' names in order (`sources`):
+    documents, paths as given, `command line` and `--set KEY` per override."""
     layers = Layers()
     for name, document in (documents or {}).items():
         layers.add(document, name, Config)
@@ -40,4 +42,7 @@ def load_config(paths: list[str | Path], overrides: list[str] = (),
         layers.add(nest(*parse_override(override)), "--set", Config)
     config = build(Config, layers.merged, "", layers)
     check_config(config, layers)
-    return config
+    sources = [*(documents or {}), *(str(path) for path in paths),
+               *(["command line"] if settings else []),
+               *(f"--set {parse_override(override)[0]}" for override in overrides)]
+    return dataclasses.replace(config, sources=tuple(sources))

@@ -20,6 +20,7 @@ from typing import Any, Callable, Literal
 
 import yaml
 
+from rfm_spark.config.model import config_fields
 from rfm_spark.errors import ConfigError
 
 # `preset:NAME` -> conf/presets/NAME.yaml (`preset:default`: conf/default.yaml), and
@@ -156,7 +157,7 @@ def check_keys(document: Any, cls: type, prefix: str, source_name: str) -> None:
     """Unknown keys fail, naming the layer, the key and the keys known there."""
     if not isinstance(document, dict):
         return
-    hints = typing.get_type_hints(cls)
+    hints = {f.name: typing.get_type_hints(cls)[f.name] for f in config_fields(cls)}
     for key, value in document.items():
         path = f"{prefix}{key}"
         if key not in hints:
@@ -179,7 +180,7 @@ def build(cls: type, document: Any, prefix: str, layers: Layers) -> Any:
         raise ConfigError(f"{layers.where(name)}: '{name}' must be a mapping")
     hints = typing.get_type_hints(cls)
     values = {}
-    for field in dataclasses.fields(cls):
+    for field in config_fields(cls):
         path = f"{prefix}{field.name}"
         if field.name in document:
             values[field.name] = _coerce(document[field.name], hints[field.name], path, layers)

@@ -20,6 +20,7 @@ from rfm_spark.reasons import REJECT_REASONS
 from rfm_spark.registry import ALWAYS_GRADED
 
 Fail = Callable[[str, str], ConfigError]  # (key relative to the section, message)
+RECORDED = "recorded"  # field metadata: set by load_config, never by a document
 
 
 @dataclasses.dataclass(frozen=True)
@@ -534,6 +535,10 @@ class Config:
     churn: Churn = Churn()
     basket: Basket = Basket()
     simulation: Simulation = Simulation()
+    # What `load_config` built it from (rfm_runs.config_sources): not a config key, not in
+    # the YAML or the hashes, so the same config from other files is the same run.
+    sources: tuple[str, ...] = dataclasses.field(default=(), compare=False,
+                                                 metadata={RECORDED: True})
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(plain(self), sort_keys=False, allow_unicode=True)
@@ -594,10 +599,15 @@ def _sha256(document: dict) -> str:
     return hashlib.sha256(yaml.safe_dump(document, sort_keys=True).encode()).hexdigest()
 
 
+def config_fields(cls: type) -> list[dataclasses.Field]:
+    """The fields a config document sets (not those `load_config` records)."""
+    return [f for f in dataclasses.fields(cls) if not f.metadata.get(RECORDED)]
+
+
 def plain(value: Any) -> Any:
     """A dataclass tree as plain YAML-able values."""
     if dataclasses.is_dataclass(value):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: plain(getattr(value, f.name)) for f in config_fields(value)}
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     if isinstance(value, dt.date):

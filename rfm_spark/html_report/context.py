@@ -62,15 +62,7 @@ class ReportContext:
         return lh.read_table(self.spark, self.lakehouse, table)
 
     def unit(self, metric: str) -> str:
-        """What a metric's values count, in words, from the run's config."""
-        metrics = self.config.get("metrics", {})
-        if metric == "frequency":
-            frequency = metrics.get("frequency", "orders")
-            return (f"orders per {metrics.get('rate_interval_days', 21)} days"
-                    if frequency == "rate" else frequency)
-        if metric == "monetary":
-            return "spend per order" if metrics.get("monetary") == "mean_order" else "spend"
-        return "days"
+        return metric_unit(self.config, metric)
 
     def value_column(self, metric: str) -> str:
         return METRICS[metric].value_column_for(
@@ -80,6 +72,18 @@ class ReportContext:
         """Rows of the runs of this run's scheme up to its as-of date (history)."""
         return frame.where((F.col("scheme_sha256") == self.run.scheme_sha256)
                            & (F.col("as_of_date") <= F.lit(self.run.as_of_date)))
+
+
+def metric_unit(config: dict, metric: str) -> str:
+    """What a metric's values count, in words, from a run's resolved config."""
+    metrics = config.get("metrics", {})
+    if metric == "frequency":
+        frequency = metrics.get("frequency", "orders")
+        return (f"orders per {metrics.get('rate_interval_days', 21)} days"
+                if frequency == "rate" else frequency)
+    if metric == "monetary":
+        return "spend per order" if metrics.get("monetary") == "mean_order" else "spend"
+    return "days"
 
 
 def report_context(spark: SparkSession, lakehouse: lh.Lakehouse, run_id: str | None,

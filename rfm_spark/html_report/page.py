@@ -11,7 +11,7 @@ from typing import Sequence
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-FIGURE_CONFIG = {"displaylogo": False, "responsive": True}
+from rfm_spark.figures import FIGURE_CONFIG
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif;

@@ -28,6 +28,7 @@ def run_blocks(ctx: ReportContext) -> list[Block]:
             ("rows read", page.count(read)), ("rows used", of_read(r["valid_rows"])),
             ("rows rejected", of_read(r["dropped_rows"])),
             ("customers graded", page.count(r["customers"])),
+            ("config built from", _sources(r.get("config_sources"))),
             ("grading", _grading(ctx.config)), ("config sha256", r["config_sha256"]),
             ("scheme sha256", r["scheme_sha256"] or ""),
             ("written", f"{r['started_at']:%Y-%m-%d %H:%M:%S} to "
@@ -38,6 +39,14 @@ def run_blocks(ctx: ReportContext) -> list[Block]:
         figures.rows_figure(read, r["valid_rows"] or 0, r["dropped_by_reason"] or {}),
         page.details("the resolved config", r["config"]),
     ]
+
+
+def _sources(sources: list[str] | None) -> str:
+    """The presets and files the run's config was layered from, in order; runs written
+    before rfm_runs recorded them have none (NULL or no column)."""
+    if sources is None:
+        return "unknown (written before rfm_runs recorded it; the resolved config is below)"
+    return ", ".join(sources) or "the defaults"
 
 
 def _grading(config: dict) -> str:
