@@ -16,6 +16,7 @@ import chromium  # noqa: E402
 
 def main(argv: list[str]) -> int:
     page, folder, wanted = Path(argv[0]).resolve(), Path(argv[1]), argv[2:]
+    folder.mkdir(parents=True, exist_ok=True)
     reason = chromium.missing()
     if reason:
         print(reason)
