@@ -94,10 +94,7 @@ def evaluate_holdout(spark: SparkSession, lakehouse: lh.Lakehouse, run_id: str, 
         raise ConfigError("--holdout-days must be at least 1")
     run = lh.succeeded_run(spark, lakehouse, names.check_run_id(run_id))
     _check_reads_as_run(spark, lakehouse, run, config)
-    if run.scheme_sha256 is not None and run.scheme_sha256 != config.scheme_sha256:
-        raise ConfigError(f"run {run.run_id} was graded with other grading or segment rules "
-                          "than this config's, and the holdout grades again: give the config "
-                          "the run was made with")
+    lh.refuse_other_scheme(run, config.scheme_sha256, "the holdout grades again")
     spec = config.basket
     cutoff = run.as_of_date - dt.timedelta(days=holdout_days)
     _customer_values(spark, lakehouse, run, spec)  # the run's checks

@@ -38,7 +38,7 @@ def with_p_values(spark: SparkSession, rules: DataFrame, max_combinations: int) 
     counts = np.array(rows, dtype=np.int64).reshape(-1, len(COUNTS))
     p_values = fisher_greater(*counts.T)
     tested = spark.createDataFrame(
-        [(*map(int, row), float(p)) for row, p in zip(counts, np.atleast_1d(p_values))],
+        [(*map(int, row), float(p)) for row, p in zip(counts, p_values)],
         "level_baskets bigint, antecedent_baskets bigint, consequent_baskets bigint, "
         "baskets bigint, p_value double")
     return rules.join(F.broadcast(tested), COUNTS)

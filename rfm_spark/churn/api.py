@@ -59,7 +59,8 @@ def train_churn(spark: SparkSession, lakehouse: lh.Lakehouse, run_id: str, confi
     names.check_run_id(run_id)
     model_dir = _model_dir(lakehouse, spec)
     run = lh.succeeded_run(spark, lakehouse, run_id)
-    _check_scheme(run, config)
+    lh.refuse_other_scheme(run, config.scheme_sha256,
+                           "the segment baseline grades past dates as the run did")
     customers = _run_customers(spark, lakehouse, run)
     roles = tuple(role for role in ("store", "channel") if getattr(config.input.columns, role))
     with history(spark, config, source, also_by=roles) as past, Caches(spark) as cache:
@@ -103,13 +104,6 @@ def _model_dir(lakehouse: lh.Lakehouse, spec: Churn) -> str:
         raise ConfigError("churn models are saved as files: with --database, set "
                           "churn.model_dir (e.g. a Unity Catalog volume path)")
     return f"{lakehouse.root.rstrip('/')}/models"
-
-
-def _check_scheme(run: lh.RunInfo, config: Config) -> None:
-    """The segment baseline grades past dates as the run did: the same scheme."""
-    if run.scheme_sha256 is not None and run.scheme_sha256 != config.scheme_sha256:
-        raise ConfigError(f"run {run.run_id} was graded with other grading or segment rules "
-                          "than this config's: give the config the run was made with")
 
 
 def _run_customers(spark: SparkSession, lakehouse: lh.Lakehouse, run: lh.RunInfo) -> DataFrame:

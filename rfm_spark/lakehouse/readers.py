@@ -132,6 +132,15 @@ def refuse_partitioned(rows: DataFrame, run: RunInfo, why: str) -> None:
                           "customers")
 
 
+def refuse_other_scheme(run: RunInfo, scheme_sha256: str, why: str) -> None:
+    """ConfigError when the run was graded by other rules than the config's (its
+    `scheme_sha256` differs): `why` says what grades past dates again."""
+    if run.scheme_sha256 is not None and run.scheme_sha256 != scheme_sha256:
+        raise ConfigError(f"run {run.run_id} was graded with other grading or segment rules "
+                          f"than this config's, and {why}: give the config the run was "
+                          "made with")
+
+
 def run_rows(spark: SparkSession, lakehouse: Lakehouse, table: str, run: RunInfo) -> DataFrame:
     """A run table's rows of one run's succeeded attempt (`run` from `succeeded_runs`)."""
     of_run = ((F.col("run_id") == run.run_id)
