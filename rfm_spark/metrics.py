@@ -59,6 +59,19 @@ def aggregate_customers(flagged: DataFrame, has_order_id: bool,
                      F.max(purchase_date).alias("last_purchase_date"),
                      *netted)
                 .transform(_netted_types))
+    netted_row = F.when(F.col("netted"), F.lit(1)).otherwise(F.lit(0))
+    return _by_day_bitmaps(flagged, ("customer_id", *partition_by, "reject_reason"),
+                           bought, F.lit(1), netted_row,
+                           F.when(F.col("netted"), F.col("amount")))
+
+
+def _by_day_bitmaps(rows: DataFrame, keys: tuple[str, ...], bought: Column, row_count: Column,
+                    netted_rows: Column, netted_amount: Column) -> DataFrame:
+    """`aggregate_customers`' columns per `keys` when an order is a day, from transactions
+    or customer-days (`row_count`, `netted_rows`, `netted_amount`: what each row adds):
+    aggregated per key and block of BLOCK_DAYS days, with a bitmap of the days bought on,
+    then the blocks (usually one or two per key) added up."""
+    purchase_date = F.when(bought, F.col("purchase_date"))
     day_number = F.datediff("purchase_date", F.lit(dt.date(1970, 1, 1)))
     day_in_block = F.pmod(day_number, F.lit(BLOCK_DAYS))
     # shiftleft takes a column as the shift only in SQL; the text is a constant.
@@ -69,14 +82,15 @@ def aggregate_customers(flagged: DataFrame, has_order_id: bool,
     days = sum((F.bit_count(f"days_{word}") for word in range(1, WORDS)),
                F.bit_count("days_0"))
     return (
-        flagged
+        rows
         .withColumn("day_in_block", day_in_block)
-        .groupBy("customer_id", *partition_by, "reject_reason",
-                 F.floor(day_number / BLOCK_DAYS).alias("block"))  # NULL for bad dates
-        .agg(F.count(F.lit(1)).alias("rows"), F.sum("amount").alias("amount"), *words,
+        .groupBy(*keys, F.floor(day_number / BLOCK_DAYS).alias("block"))  # NULL: bad dates
+        .agg(F.sum(row_count).alias("rows"), F.sum("amount").alias("amount"), *words,
              F.min(purchase_date).alias("first_purchase_date"),
-             F.max(purchase_date).alias("last_purchase_date"), *netted)
-        .groupBy("customer_id", *partition_by, "reject_reason")
+             F.max(purchase_date).alias("last_purchase_date"),
+             F.sum(netted_rows).alias("netted_rows"),
+             F.sum(netted_amount).alias("netted_amount"))
+        .groupBy(*keys)
         .agg(F.sum("rows").alias("rows"),
              F.sum("amount").cast(MONETARY).alias("amount"),
              F.sum(days).cast("long").alias("orders"),
@@ -114,15 +128,17 @@ def snapshot_aggregate(daily: DataFrame, as_of: dt.date, policy: Clean,
     `days` and `orders` are exact for the used rows (NULL reason), the only ones they
     are read for.
     """
-    has_order_id = "order_keys" in daily.columns
+    keys = ("customer_id", *partition_by, "reject_reason")
+    flagged = daily.transform(flag_as_of, policy, as_of)
+    if "order_keys" not in daily.columns:  # an order is a day: days counted as bits
+        return _by_day_bitmaps(flagged, keys, F.col("purchases") > 0, F.col("rows"),
+                               F.col("netted_rows"), F.col("netted_amount"))
     purchase_date = F.when(F.col("purchases") > 0, F.col("purchase_date"))
     days = F.count_distinct(purchase_date)
-    orders = (F.size(F.array_distinct(F.flatten(F.collect_list("order_keys"))))
-              if has_order_id else days)
+    orders = F.size(F.array_distinct(F.flatten(F.collect_list("order_keys"))))
     return (
-        daily
-        .transform(flag_as_of, policy, as_of)
-        .groupBy("customer_id", *partition_by, "reject_reason")
+        flagged
+        .groupBy(*keys)
         .agg(F.sum("rows").alias("rows"),
              F.sum("amount").cast(MONETARY).alias("amount"),
              orders.cast("long").alias("orders"),
