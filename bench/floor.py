@@ -1,7 +1,7 @@
 """Each stage's floor in the product's own Spark: what the same work costs written as bare
 Spark, in a fresh process with the job's session settings.
 
-    python bench/floor.py INPUT_PARQUET WORK_DIR
+    python bench/floor.py INPUT WORK_DIR [parquet|csv]
 
 - read + groupBy: one `groupBy(customer_id)` with the outputs the product's aggregate
   has (first and last date, distinct days, orders, rows, money as DECIMAL), written as a
@@ -11,6 +11,10 @@ Spark, in a fresh process with the job's session settings.
   money only): the scan and aggregation no exact distinct count can beat;
 - one sort: the per-customer table ranked by one metric (a quantile cut needs no more);
 - one Delta append: the per-customer table appended to a new Delta table.
+
+On CSV only the scan floor is measured (read + groupBy, no distinct), reading every
+column as text and typing the three it aggregates, as the product does: the other floors
+start from the same per-customer table whatever the input's format.
 
 Logged as stages (`<name>: done in X s`), which `bench/run.py` records beside the
 product's.
@@ -25,9 +29,19 @@ from rfm_spark.logs import configure_logging, stage
 from rfm_spark.session import get_spark
 
 
-def main(source: str, work: str) -> None:
+def main(source: str, work: str, fmt: str = "parquet") -> None:
     configure_logging()
     spark = get_spark("rfm_spark bench floor")
+    if fmt == "csv":
+        with stage("floor: read + groupBy, no distinct"):
+            text = spark.read.options(header=True, inferSchema=False).csv(source)
+            (text.groupBy("customer_id").agg(
+                F.min(F.col("t_dat").cast("date")).alias("first"),
+                F.max(F.col("t_dat").cast("date")).alias("last"),
+                F.count(F.lit(1)).alias("rows"),
+                F.sum(F.col("price").cast("decimal(18,8)")).alias("money"))
+             .write.format("noop").mode("overwrite").save())
+        return
     transactions = spark.read.parquet(source)
     with stage("floor: read + groupBy"):
         customers = (transactions.groupBy("customer_id").agg(
@@ -50,4 +64,4 @@ def main(source: str, work: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(*sys.argv[1:4])

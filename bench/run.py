@@ -42,7 +42,9 @@ ENGINES = ("product", "floor", "duckdb", "polars", "pandas")
 JOBS = ("backfill", "churn", "basket", "campaign", "report")
 JOB_WORK = {
     "backfill": "`jobs/backfill.py`: 12 month-end runs (2019-09-30 to 2020-08-31) from one "
-                "per-customer-day aggregate, each with its migrations, into a new lakehouse",
+                "per-customer-day aggregate, each with its migrations, into a new lakehouse "
+                "(`bench/backfill.yaml`: rows after each date are counted, not copied to "
+                "rfm_rejects)",
     "churn": "`jobs/churn.py` with its defaults: 6 observation dates, labels and features, "
              "BG/NBD + Gamma-Gamma, GBT and logistic trained, validated, refitted and saved, "
              "every customer scored into Delta",
@@ -144,7 +146,7 @@ def command(engine: str, fmt: str, folder: Path) -> list[str]:
                 "--config", "bench/quartiles.yaml", "--input", source, "--format", fmt,
                 "--lakehouse", str(lake), "--run-id", "bench"]
     if engine == "floor":
-        return [PYTHON, "bench/floor.py", source, str(folder)]
+        return [PYTHON, "bench/floor.py", source, str(folder), fmt]
     return [PYTHON, "bench/peers.py", engine, fmt, source, str(folder / f"{engine}-{fmt}.parquet")]
 
 
@@ -164,7 +166,8 @@ def job_steps(job: str, folder: Path) -> list[tuple[str, list[str] | None]]:
     if job == "backfill":
         backfill_lake = folder / "lake-backfill"
         shutil.rmtree(backfill_lake, ignore_errors=True)
-        return [(job, [PYTHON, "jobs/backfill.py", *configs, *parquet, "--lakehouse",
+        return [(job, [PYTHON, "jobs/backfill.py", *configs, "--config", "bench/backfill.yaml",
+                       *parquet, "--lakehouse",
                        str(backfill_lake), "--start", "2019-09-30", "--end", "2020-08-31",
                        "--every", "month"])]
     if job in ("churn", "basket"):
@@ -210,8 +213,6 @@ def run_job(job: str, folder: Path) -> list[dict]:
 
 def run_engine(engine: str, fmt: str, folder: Path, scale: float) -> dict:
     record = {"engine": engine, "format": fmt}
-    if engine == "floor" and fmt != "parquet":
-        return {**record, "skipped": "measured on Parquet only"}
     if engine == "pandas" and PANDAS_GIB_PER_FULL_SCALE * scale > 0.8 * machine()["memory_gib"]:
         return {**record, "skipped": f"needs about {PANDAS_GIB_PER_FULL_SCALE * scale:.0f} GiB "
                                      f"of memory; the machine has {machine()['memory_gib']}"}
@@ -403,18 +404,22 @@ def render(results: dict) -> str:
 
 
 def stage_table(runs: list[dict]) -> list[str]:
-    """The product's stages on Parquet beside the floors measured in the same run."""
-    product = next((r for r in runs if r.get("engine") == "product"
-                    and r.get("format") == "parquet" and r.get("stages")), None)
-    if product is None:
+    """The product's stages beside the floors measured in the same run, per format."""
+    def stages(engine: str, fmt: str) -> dict[str, float]:
+        return next((r.get("stages", {}) for r in runs
+                     if r.get("engine") == engine and r.get("format") == fmt), {})
+    formats = [fmt for fmt in ("parquet", "csv") if stages("product", fmt)]
+    if not formats:
         return []
-    floor = next((r.get("stages", {}) for r in runs if r.get("engine") == "floor"), {})
-    lines = ["", "The product's stages on Parquet (its log), and each floor measured in the "
-             "same run (`bench/floor.py`):", "", "| stage | seconds |", "|---|---|"]
-    lines += [f"| {name} | {seconds} |" for name, seconds in product["stages"].items()]
-    lines += [f"| {name} | {seconds} |" for name, seconds in floor.items()]
+    by_format = {fmt: {**stages("product", fmt), **stages("floor", fmt)} for fmt in formats}
+    names = list(dict.fromkeys(name for fmt in formats for name in by_format[fmt]))
+    header = " | ".join({"parquet": "Parquet", "csv": "CSV"}[fmt] for fmt in formats)
+    lines = ["", "The product's stages (its log), and each floor measured in the same run "
+             "(`bench/floor.py`), in seconds:", "", f"| stage | {header} |",
+             "|---|" + "---|" * len(formats)]
+    lines += [f"| {name} | " + " | ".join(str(by_format[fmt].get(name, "")) for fmt in formats)
+              + " |" for name in names]
     return lines
-
 
 if __name__ == "__main__":
     sys.exit(main())
