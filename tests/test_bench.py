@@ -50,3 +50,16 @@ def test_an_entry_from_another_machine_is_not_compared():
         + str(amd)]
     assert bench.comparison({**slow, "machine": amd}, {**slower, "machine": amd}) == [
         "SLOWER: job churn, whole: 100.0 s -> 200.0 s (+100%)"]
+
+
+def test_the_stage_table_puts_each_formats_stages_and_floors_side_by_side():
+    runs = [{"engine": "product", "format": "parquet", "stages": {"read": 1.0, "write": 30.0}},
+            {"engine": "product", "format": "csv", "stages": {"read": 0.5, "write": 90.0}},
+            {"engine": "floor", "format": "parquet",
+             "stages": {"floor: scan": 18.0, "floor: one sort": 4.0}},
+            {"engine": "floor", "format": "csv", "stages": {"floor: scan": 47.0}},
+            {"engine": "duckdb", "format": "parquet", "stages": {}}]
+    assert bench.stage_table(runs)[3:] == [
+        "| stage | Parquet | CSV |", "|---|---|---|", "| read | 1.0 | 0.5 |",
+        "| write | 30.0 | 90.0 |", "| floor: scan | 18.0 | 47.0 |", "| floor: one sort | 4.0 |  |"]
+    assert bench.stage_table(runs[2:]) == []  # no product run: no table
