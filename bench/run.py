@@ -395,12 +395,19 @@ def render(results: dict) -> str:
                       "| job | what it does | wall time | peak memory | measured |",
                       "|---|---|---|---|---|"]
             for job in result["jobs"]:
-                failed = f" ({job['error'][:60]})" if job.get("error") else ""
+                failed = f" ({failure(job['error'])})" if job.get("error") else ""
                 work = JOB_WORK.get(job["job"], "")
                 lines.append(f"| {job['job']} | {work} | {job['seconds']} s{failed} | "
                              f"{job['peak_gib']} GiB | {job['date']} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def failure(error: str) -> str:
+    """A failed command's error in one table cell: its last line (a traceback's
+    exception), without the table's separators."""
+    lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else "failed").replace("|", "/")[:160]
 
 
 def stage_table(runs: list[dict]) -> list[str]:

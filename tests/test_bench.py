@@ -63,3 +63,12 @@ def test_the_stage_table_puts_each_formats_stages_and_floors_side_by_side():
         "| stage | Parquet | CSV |", "|---|---|---|", "| read | 1.0 | 0.5 |",
         "| write | 30.0 | 90.0 |", "| floor: scan | 18.0 | 47.0 |", "| floor: one sort | 4.0 |  |"]
     assert bench.stage_table(runs[2:]) == []  # no product run: no table
+
+
+def test_a_failed_commands_error_is_one_table_cell():
+    traceback = ('  File "managers.py", line 1746, in _interleave\n'
+                 '    result = np.empty(self.shape, dtype=dtype)\n'
+                 'numpy._core._exceptions._ArrayMemoryError: Unable to allocate 1.86 TiB | x\n')
+    assert bench.failure(traceback) == ("numpy._core._exceptions._ArrayMemoryError: Unable to "
+                                        "allocate 1.86 TiB / x")
+    assert bench.failure("did not finish in 1800 s (killed)") == "did not finish in 1800 s (killed)"
